@@ -1,0 +1,205 @@
+"""The typed run config: data, model, optim, schedule, train, log — TOML in, resolved TOML out."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .errors import UserError
+
+
+def _f(default, help: str, choices: tuple | None = None, min: float | None = None, **kw):
+    """A config field whose default carries its reason (`help`) and its allowed values."""
+    meta = {"help": help, "choices": choices, "min": min}
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
+
+
+@dataclass
+class DataConfig:
+    dataset: str = _f("digits", "registered dataset name (see `dlp datasets`)")
+    val_fraction: float = _f(0.1, "share of train carved out as validation, fixed seed", min=0.0)
+    split_seed: int = _f(0, "seed of the train/validation split (independent of train.seed)")
+    batch_size: int = _f(128, "examples per training step", min=1)
+    eval_batch_size: int = _f(1024, "examples per evaluation step (no gradients, so larger)", min=1)
+    augment: list = _f([], "batched augmentations: 'crop' (random crop, pad 2), 'flip' (horizontal)")
+    limit_train: int = _f(0, "use only N training examples, drawn with split_seed (0: all); for quick checks", min=0)
+    options: dict = _f({}, "dataset-specific options (e.g. file paths, columns)")
+
+
+@dataclass
+class ModelConfig:
+    name: str = _f("lenet_bn", "registered model name (see `dlp models`)")
+    args: dict = _f({}, "keyword arguments for the model builder (widths, dropout, ...)")
+
+
+@dataclass
+class OptimConfig:
+    name: str = _f("sgd", "optimizer (see `dlp train --help`)")
+    lr: float = _f(0.05, "learning rate (peak rate under one-cycle)", min=0.0)
+    momentum: float = _f(0.9, "SGD/RMSprop momentum", min=0.0)
+    weight_decay: float = _f(5e-4, "L2 penalty", min=0.0)
+    args: dict = _f({}, "extra keyword arguments passed to the optimizer")
+
+
+@dataclass
+class ScheduleConfig:
+    name: str = _f("none", "learning-rate schedule", choices=("none", "step", "cosine", "onecycle"))
+    step_size: int = _f(10, "epochs between decays for 'step'", min=1)
+    gamma: float = _f(0.1, "decay factor for 'step'", min=0.0)
+    pct_start: float = _f(0.25, "share of steps spent warming up under 'onecycle'", min=0.0)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = _f(10, "passes over the training split", min=1)
+    seed: int = _f(0, "seed of init, shuffling and dropout")
+    device: str = _f("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
+    label_smoothing: float = _f(0.0, "cross-entropy label smoothing", min=0.0)
+    early_stopping: int = _f(0, "stop after this many epochs without a better validation metric (0: off)", min=0)
+    precision: str = _f("fp32", "bf16 autocast helps larger CNNs on CPUs with AVX512-BF16", choices=("fp32", "bf16"))
+    channels_last: bool = _f(False, "NHWC memory layout for CNNs (often faster on CPU)")
+    checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0)
+    eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
+    threads: int = _f(0, "torch CPU threads (0: torch's default)", min=0)
+
+
+@dataclass
+class LogConfig:
+    loggers: list = _f(["console", "csv"], "loggers: console, csv (always on)")
+    runs_dir: str = _f("runs", "folder that holds run folders")
+    name: str = _f("", "run folder name prefix (default: model-dataset)")
+    progress: bool = _f(True, "progress bar during each epoch")
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+SECTIONS = {f.name: f.type for f in fields(RunConfig)}
+_SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
+                  "schedule": ScheduleConfig, "train": TrainConfig, "log": LogConfig}
+
+
+def _all_keys() -> list[str]:
+    return [f"{s}.{f.name}" for s, cls in _SECTION_TYPES.items() for f in fields(cls)]
+
+
+def _unknown(key: str) -> UserError:
+    close = difflib.get_close_matches(key, _all_keys(), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return UserError(f"unknown setting '{key}'{hint}")
+
+
+def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
+    """Coerce ints to floats where a float is expected; refuse wrong types, choices and ranges."""
+    want = type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory())
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+        raise UserError(f"setting '{key}' must be a {want.__name__}, got {value!r}")
+    choices, lo = f.metadata.get("choices"), f.metadata.get("min")
+    if choices and value not in choices:
+        raise UserError(f"setting '{key}' must be one of {', '.join(choices)}; got {value!r}")
+    if lo is not None and value < lo:
+        raise UserError(f"setting '{key}' must be ≥ {lo}; got {value!r}")
+    return value
+
+
+def from_dict(d: dict, base: RunConfig | None = None) -> RunConfig:
+    """Build a config from nested dicts (TOML), validating every key and value."""
+    cfg = base or RunConfig()
+    for section, values in d.items():
+        if section not in _SECTION_TYPES:
+            raise _unknown(section)
+        if not isinstance(values, dict):
+            raise UserError(f"'{section}' must be a table of settings, got {values!r}")
+        obj = getattr(cfg, section)
+        known = {f.name: f for f in fields(obj)}
+        for key, value in values.items():
+            if key not in known:
+                raise _unknown(f"{section}.{key}")
+            setattr(obj, key, _check_value(f"{section}.{key}", known[key], value))
+    return cfg
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as TOML (numbers, booleans, lists, inline tables), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply `section.key=value` (or `model.args.width=2`) overrides."""
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"override '{item}' must look like section.key=value, e.g. optim.lr=0.05")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        value = parse_value(text.strip())
+        if len(parts) >= 3 and parts[1] in ("args", "options"):
+            # nested dict settings: model.args.width=2 sets one entry of model.args
+            target = dict(getattr(getattr(cfg, parts[0], None) or RunConfig(), parts[1]))
+            node = target
+            for p in parts[2:-1]:
+                node = node.setdefault(p, {})
+            node[parts[-1]] = value
+            from_dict({parts[0]: {parts[1]: target}}, cfg)
+        elif len(parts) == 2:
+            from_dict({parts[0]: {parts[1]: value}}, cfg)
+        else:
+            raise _unknown(key)
+    return cfg
+
+
+def load_toml(path: str | Path) -> dict:
+    """Read a TOML file; a missing or malformed file is a UserError naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"config file not found: {p}")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"config file {p} is not valid TOML: {e}") from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                base: dict | None = None) -> RunConfig:
+    """Defaults ← `base` dict ← TOML file (its run tables; a [lesson] table is ignored) ← overrides."""
+    cfg = RunConfig()
+    if base:
+        from_dict(base, cfg)
+    if path is not None:
+        d = {k: v for k, v in load_toml(path).items() if k in _SECTION_TYPES or k not in ("lesson", "variants")}
+        from_dict(d, cfg)
+    return apply_overrides(cfg, overrides or [])
+
+
+def describe_defaults() -> str:
+    """Every setting with its default and reason, for --help."""
+    lines = []
+    for s, cls in _SECTION_TYPES.items():
+        for f in fields(cls):
+            d = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            lines.append(f"  {s}.{f.name} = {d!r}  # {f.metadata['help']}")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""The in-memory tensor loader: a whole split as one tensor, shuffled index batches, batched augmentation."""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def random_crop(x: torch.Tensor, gen: torch.Generator, pad: int = 2) -> torch.Tensor:
+    """Random crop with zero padding, one offset per example, done for the batch at once."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    # Gather rows then columns with per-example offsets: (N, 1, H, 1) and (N, 1, 1, W) index grids.
+    rows = (dy.view(n, 1, 1, 1) + torch.arange(h).view(1, 1, h, 1)).expand(n, x.shape[1], h, w + 2 * pad)
+    out = padded.gather(2, rows)
+    cols = (dx.view(n, 1, 1, 1) + torch.arange(w).view(1, 1, 1, w)).expand(n, x.shape[1], h, w)
+    return out.gather(3, cols)
+
+
+def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Horizontal flip of a random half of the batch."""
+    mask = torch.rand(x.shape[0], generator=gen) < 0.5
+    return torch.where(mask.view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
+
+
+AUGMENTS: dict[str, Augment] = {"crop": random_crop, "flip": random_flip}
+
+
+class TensorLoader:
+    """Yields (x, y) batches of a split held as tensors.
+
+    The order of epoch `e` is a permutation drawn from a generator seeded with (seed, e), so a
+    resumed run sees the same batches as an uninterrupted one; `augment_gen` carries the
+    augmentation randomness and is saved in checkpoints.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,
+                 seed: int = 0, augments: list[Augment] | None = None, drop_last: bool = False):
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.augments = augments or []
+        self.augment_gen = torch.Generator().manual_seed(seed + 7919)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(len(self.x))
+        gen = torch.Generator().manual_seed(self.seed * 100003 + epoch)
+        return torch.randperm(len(self.x), generator=gen)
+
+    def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches of `epoch`, skipping the first `start` (for a resume inside an epoch)."""
+        idx = self.order(epoch)
+        for b in range(start, len(self)):
+            sel = idx[b * self.batch_size:(b + 1) * self.batch_size]
+            xb, yb = self.x[sel], self.y[sel]
+            for aug in self.augments:
+                xb = aug(xb, self.augment_gen)
+            yield xb, yb
+
+    def __iter__(self):
+        return self.batches(self.epoch)

@@ -1,0 +1,112 @@
+"""The dataset registry: every data set yields train / validation / test splits as tensors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import train_test_split
+
+from ..config import DataConfig
+from ..errors import UserError
+from ..registry import Registry
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, C, H, W) images, (N, F) rows, (N, T) token ids
+    y: torch.Tensor  # (N,) class ids, or (N,) / (N, K) regression targets
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class DataBundle:
+    """Splits plus what a model and a predictor need to know about the data (`meta`, saved in
+    checkpoints): `task`, `input` kind, `classes`, and e.g. image size, normalization, polarity."""
+    name: str
+    splits: dict[str, Split]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    task: str          # classification | binary | regression | sequence_classification | generation
+    input: str         # image | tabular | sequence
+    load: Callable[[DataConfig], DataBundle]
+    description: str
+    source: str = ""
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def register_dataset(name: str, task: str, input: str, description: str, source: str = ""):
+    """Decorator registering `load(cfg: DataConfig) -> DataBundle` under `name` (refused twice)."""
+    def deco(fn):
+        DATASETS.add(name, DatasetSpec(name, task, input, fn, description, source))
+        return fn
+    return deco
+
+
+def carve_validation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, fraction: float,
+                     seed: int, stratify: bool = True):
+    """Split train into (train, validation) with a fixed seed, stratified by label when asked."""
+    if fraction <= 0:
+        return (x, y), (x[:0], y[:0])
+    if fraction >= 1:
+        raise UserError(f"data.val_fraction must be below 1, got {fraction}")
+    idx = np.arange(len(y))
+    labels = np.asarray(y) if stratify else None
+    tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    tr, va = np.sort(tr), np.sort(va)
+    return (x[tr], y[tr]), (x[va], y[va])
+
+
+def image_bundle(name: str, train: tuple, test: tuple, cfg: DataConfig, classes: list[str],
+                 scale: float, polarity: str, size: int | None = None) -> DataBundle:
+    """Turn uint8-like image arrays (N, H, W) into normalized float tensor splits (N, 1, S, S).
+
+    Normalization statistics come from the training split only; `size` resizes (bilinear) to
+    what the model declares, e.g. 8×8 digits → 28×28 for LeNet.
+    """
+    (xtr, ytr), (xva, yva) = carve_validation(train[0], train[1], cfg.val_fraction, cfg.split_seed)
+    native = int(xtr.shape[-1])
+    size = size or native
+
+    def prep(x):
+        t = torch.as_tensor(np.asarray(x, dtype=np.float32) / scale).unsqueeze(1)  # (N, 1, H, W)
+        if size != native:
+            t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+        return t
+
+    xs = {"train": prep(xtr), "val": prep(xva), "test": prep(test[0])}
+    mean, std = float(xs["train"].mean()), float(xs["train"].std())
+    splits = {k: Split((v - mean) / std, torch.as_tensor(np.asarray(y), dtype=torch.long))
+              for (k, v), y in zip(xs.items(), (ytr, yva, test[1]))}
+    meta = {"task": "classification", "input": "image", "classes": classes, "num_classes": len(classes),
+            "in_channels": 1, "size": size, "native_size": native, "scale": scale, "mean": mean,
+            "std": std, "polarity": polarity}
+    return DataBundle(name, splits, meta)
+
+
+def load_dataset(cfg: DataConfig, input_size: int | None = None) -> DataBundle:
+    """Load the configured data set; image sets are resized to `input_size` when given."""
+    spec = DATASETS.get(cfg.dataset)
+    bundle = spec.load(cfg) if input_size is None or spec.input != "image" else spec.load(cfg, input_size)
+    bundle.meta.setdefault("task", spec.task)
+    bundle.meta.setdefault("input", spec.input)
+    bundle.meta["dataset"] = spec.name
+    tr = bundle.splits["train"]
+    if cfg.limit_train and cfg.limit_train < len(tr):
+        keep = torch.randperm(len(tr), generator=torch.Generator().manual_seed(cfg.split_seed))[:cfg.limit_train]
+        bundle.splits["train"] = Split(tr.x[keep.sort().values], tr.y[keep.sort().values])
+    return bundle

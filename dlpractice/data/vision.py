@@ -1,0 +1,45 @@
+"""Image data sets: scikit-learn's 8×8 digits and Fashion-MNIST (IDX files)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import DataConfig
+from .idx import read_idx
+from .paths import find_data
+from .registry import image_bundle, register_dataset
+
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Ankle boot"]
+IDX_FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
+
+
+@register_dataset("digits", "classification", "image",
+                  "scikit-learn's bundled 8×8 handwritten digits (1,797), fixed stratified 80/20 test split",
+                  "sklearn.datasets.load_digits (embedded, no download)")
+def load_digits(cfg: DataConfig, size: int | None = None):
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    d = sk_digits()
+    # A fixed test split (seed 0, stratified) so every run reports on the same 360 images.
+    xtr, xte, ytr, yte = train_test_split(d.images, d.target, test_size=0.2, random_state=0,
+                                          stratify=d.target)
+    return image_bundle("digits", (xtr, ytr), (xte, yte), cfg, [str(i) for i in range(10)],
+                        scale=16.0, polarity="light-on-dark", size=size)
+
+
+def load_idx_pair(folder: Path, prefix: str):
+    return read_idx(folder / f"{prefix}-images-idx3-ubyte.gz"), read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
+
+
+@register_dataset("fashion-mnist", "classification", "image",
+                  "Zalando's Fashion-MNIST: 60,000 + 10,000 28×28 gray clothing images, 10 classes",
+                  "Debian package dataset-fashion-mnist, or IDX files in <data-dir>/fashion-mnist")
+def load_fashion_mnist(cfg: DataConfig, size: int | None = None):
+    folder = find_data("fashion-mnist", IDX_FILES, extra=[DEBIAN_FASHION], how_to_get=(
+        "Install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or download the four "
+        "*-ubyte.gz files from https://github.com/zalandoresearch/fashion-mnist into <data-dir>/fashion-mnist."))
+    return image_bundle("fashion-mnist", load_idx_pair(folder, "train"), load_idx_pair(folder, "t10k"), cfg,
+                        FASHION_CLASSES, scale=255.0, polarity="light-on-dark", size=size)

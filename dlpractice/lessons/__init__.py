@@ -1,0 +1,163 @@
+"""Lessons: one TOML file per lecture setup, run by kind — train, compare, cv or scratch."""
+from __future__ import annotations
+
+import importlib
+import json
+import statistics
+import time
+import tomllib
+from pathlib import Path
+from typing import Callable
+
+from ..config import load_config, load_toml
+from ..errors import UserError
+from ..registry import Registry
+from ..train.rundir import write_json
+
+HERE = Path(__file__).parent
+
+
+def lectures() -> list[dict]:
+    """Lectures 1–13 with titles, what each runs, its lesson file and whether it is implemented."""
+    out = []
+    for lec in tomllib.loads((HERE / "index.toml").read_text(encoding="utf-8"))["lecture"]:
+        lec = dict(lec)
+        lec["implemented"] = bool(lec.get("lesson")) and (HERE / lec["lesson"]).is_file()
+        out.append(lec)
+    return out
+
+
+def lesson_path(name: str | int) -> Path:
+    """A lecture number, a lesson name (`lenet`) or a path to a lesson TOML file."""
+    text = str(name)
+    if text.isdigit():
+        for lec in lectures():
+            if lec["number"] == int(text):
+                if not lec["implemented"]:
+                    raise UserError(f"lecture {text} ({lec['en']} / {lec['zh']}) is not implemented yet; "
+                                    "`dlp lessons` lists what runs today")
+                return HERE / lec["lesson"]
+        raise UserError(f"there is no lecture {text}; the course has lectures 1–13 (`dlp lessons`)")
+    p = Path(text)
+    if p.is_file():
+        return p
+    if (HERE / f"{text}.toml").is_file():
+        return HERE / f"{text}.toml"
+    raise UserError(f"no lesson '{text}': give a lecture number (1–13), a lesson name "
+                    f"({', '.join(sorted(q.stem for q in HERE.glob('*.toml') if q.stem != 'index'))}) or a TOML path")
+
+
+def _child_dir(parent: Path, name: str) -> Path:
+    return parent / name
+
+
+def run_train(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> tuple[dict, Path]:
+    from ..train.loop import train
+    run = train(load_config(path, overrides), out=out)
+    return run.summary, run.folder
+
+
+def _parent_dir(lesson: dict, path: Path, out: Path | None) -> Path:
+    if out is not None:
+        folder = Path(out)
+    else:
+        runs_dir = Path(load_config(path).log.runs_dir)
+        folder = runs_dir / f"lesson-{path.stem}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    if folder.exists() and any(folder.iterdir()):
+        raise UserError(f"{folder} is not empty; choose another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def run_compare(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> tuple[dict, Path]:
+    """Several runs of one setup with one thing varied; child runs + comparison figure and table."""
+    from ..track.compare import compare_runs
+    from ..train.loop import train
+    variants = load_toml(path).get("variants") or []
+    if not variants:
+        raise UserError(f"compare lesson {path} has no [[variants]]")
+    parent = _parent_dir(lesson, path, out)
+    result, folders = {}, []
+    for v in variants:
+        cfg = load_config(path, list(v.get("set", [])) + overrides)
+        run = train(cfg, out=_child_dir(parent, v["name"]))
+        folders.append(run.folder)
+        for k, val in run.summary["metrics"].items():
+            result[f"{v['name']}.{k}"] = val
+    table = compare_runs(folders, parent / "comparison.png", title=lesson.get("title", ""))
+    write_json(parent / "comparison.json", table)
+    return result, parent
+
+
+def run_cv(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> tuple[dict, Path]:
+    """k-fold cross-validation: fold i is the test split of child run i; mean ± std of its metrics.
+    The data set does the folding (data.options.folds / fold), fitting preprocessing inside each fold."""
+    from ..train.loop import train
+    k = int(lesson.get("folds", 5))
+    parent = _parent_dir(lesson, path, out)
+    per_fold: dict[str, list[float]] = {}
+    for i in range(k):
+        cfg = load_config(path, overrides)
+        cfg.data.options = {**cfg.data.options, "folds": k, "fold": i}
+        run = train(cfg, out=_child_dir(parent, f"fold{i}"))
+        for m, v in run.summary["metrics"].items():
+            per_fold.setdefault(m, []).append(v)
+    result = {}
+    for m, vals in per_fold.items():
+        result[f"mean_{m}"] = statistics.fmean(vals)
+        result[f"std_{m}"] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    write_json(parent / "cv.json", {"folds": k, "per_fold": per_fold, **result})
+    return result, parent
+
+
+def run_scratch(lesson: dict, path: Path, overrides: list[str], out: Path | None,
+                quick: bool = False) -> tuple[dict, Path]:
+    """Code that is not the loop (lectures 1–4): `entry = "module:function"`, called as fn(out, quick)."""
+    module, _, fn = lesson["entry"].partition(":")
+    func: Callable = getattr(importlib.import_module(module), fn)
+    folder = _parent_dir(lesson, path, out)
+    result = func(folder, quick=quick)
+    write_json(folder / "result.json", result)
+    return result, folder
+
+
+KINDS: Registry[Callable] = Registry("lesson kind")
+for _name, _fn in [("train", run_train), ("compare", run_compare), ("cv", run_cv), ("scratch", run_scratch)]:
+    KINDS.add(_name, _fn)
+
+
+def check_expectation(lesson: dict, result: dict) -> tuple[bool | None, str]:
+    """Compare the lesson's `expect = {metric, min | max}` with the result; a line for the user."""
+    exp = lesson.get("expect")
+    if not exp:
+        return None, ""
+    metric = exp["metric"]
+    value = result.get(metric)
+    if value is None:
+        return False, f"expected metric '{metric}' missing from the result"
+    ok = (value >= exp["min"] if "min" in exp else True) and (value <= exp["max"] if "max" in exp else True)
+    bound = f"≥ {exp['min']}" if "min" in exp else f"≤ {exp['max']}"
+    return ok, f"{metric} = {value:.4g} ({'meets' if ok else 'MISSES'} the expectation {bound})"
+
+
+def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | Path | None = None,
+               quick: bool = False) -> tuple[dict, Path, bool | None]:
+    """Run a lesson; returns (result, folder, expectation met). `quick` applies the lesson's own
+    `quick` overrides (fewer epochs, a subset) — the same code path, for tests and a first look."""
+    path = lesson_path(name)
+    lesson = load_toml(path).get("lesson")
+    if not isinstance(lesson, dict) or "kind" not in lesson:
+        raise UserError(f"{path} is not a lesson file: it needs a [lesson] table with a kind")
+    overrides = (list(lesson.get("quick", [])) if quick else []) + list(overrides or [])
+    runner = KINDS.get(lesson["kind"])
+    kw = {"quick": quick} if lesson["kind"] == "scratch" else {}
+    result, folder = runner(lesson, path, overrides, Path(out) if out else None, **kw)
+    ok, line = check_expectation(lesson, result)
+    report = {"lesson": str(path.name), "title": lesson.get("title", ""), "quick": quick,
+              "expect": lesson.get("expect"), "anchor": lesson.get("anchor", ""), "met": ok, "line": line}
+    write_json(Path(folder) / "lesson.json", report)
+    print(json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float, str))}, indent=1)
+          if lesson["kind"] != "train" else "", end="")
+    if line:
+        print(f"\n{lesson.get('title', path.stem)}: {line}\nanchor: {lesson.get('anchor', '')}")
+    return result, Path(folder), ok

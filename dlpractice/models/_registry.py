@@ -1,0 +1,76 @@
+"""The model registry: name → builder, task kind, input kind and a small example batch."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..registry import Registry
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    build: Callable[..., nn.Module]
+    task: str                 # classification | binary | regression | sequence_classification | generation
+    input: str                # image | tabular | sequence | noise
+    input_size: int | None    # image side the model expects (data is resized to it); None: any
+    description: str
+    paper: dict = field(default_factory=dict)  # kwargs of the paper configuration, if it differs
+
+    def accepts(self) -> set[str]:
+        return set(inspect.signature(self.build).parameters)
+
+    def resolve_args(self, meta: dict, user: dict) -> dict:
+        """Model arguments from the data (`num_classes`, `in_channels`, `in_features`, ...) plus the
+        user's `model.args`; unknown user arguments are a UserError naming the accepted ones."""
+        ok = self.accepts()
+        bad = sorted(set(user) - ok)
+        if bad:
+            raise UserError(f"model '{self.name}' has no argument(s) {', '.join(bad)}; "
+                            f"it accepts: {', '.join(sorted(ok))}")
+        args = {k: meta[k] for k in ("num_classes", "in_channels", "in_features", "vocab_size", "out_features")
+                if k in ok and k in meta}
+        args.update(user)
+        return args
+
+    def example_batch(self, args: dict | None = None, n: int = 2) -> torch.Tensor:
+        """A tiny random input of the right kind and shape, for registry-driven tests."""
+        args = args or {}
+        gen = torch.Generator().manual_seed(0)
+        if self.input == "image":
+            c, s = args.get("in_channels", 1), self.input_size or 28
+            return torch.randn(n, c, s, s, generator=gen)
+        if self.input == "tabular":
+            return torch.randn(n, args.get("in_features", 8), generator=gen)
+        if self.input == "sequence":
+            return torch.randint(1, args.get("vocab_size", 30), (n, 7), generator=gen)
+        return torch.randn(n, args.get("latent_dim", 64), generator=gen)
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+
+def register_model(name: str, task: str, input: str, description: str, input_size: int | None = None,
+                   paper: dict | None = None):
+    """Decorator registering a builder `fn(**args) -> nn.Module` under `name` (refused twice)."""
+    def deco(fn):
+        MODELS.add(name, ModelSpec(name, fn, task, input, input_size, description, paper or {}))
+        return fn
+    return deco
+
+
+def build_model(name: str, args: dict) -> nn.Module:
+    spec = MODELS.get(name)
+    try:
+        return spec.build(**args)
+    except TypeError as e:
+        raise UserError(f"model '{name}' cannot be built with arguments {args}: {e}") from None
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

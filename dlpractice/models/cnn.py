@@ -1,0 +1,42 @@
+"""The basic CNNs of lecture 10: the course CNN, LeNet-5 and LeNet with BatchNorm."""
+from __future__ import annotations
+
+from torch import nn
+
+from ._registry import register_model
+
+
+@register_model("course_cnn", "classification", "image",
+                "lecture 10's CNN: conv 1→10 k5, pool, conv 10→20 k5, pool, linear 320→10, ReLU", input_size=28)
+def course_cnn(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),   # (B, 10, 12, 12)
+        nn.Conv2d(10, 20, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),            # (B, 20, 4, 4)
+        nn.Flatten(), nn.Linear(320, num_classes),
+    )
+
+
+@register_model("lenet5", "classification", "image",
+                "LeCun et al. 1998 as in Dive into Deep Learning: sigmoid, average pooling (61,706 params)",
+                input_size=28)
+def lenet5(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+    # d2l.ai §7.6: the first conv pads by 2 so a 28×28 input plays the role of the paper's 32×32.
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),  # (B, 6, 14, 14)
+        nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(2, 2),                      # (B, 16, 5, 5)
+        nn.Flatten(), nn.Linear(400, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(),
+        nn.Linear(84, num_classes),
+    )
+
+
+@register_model("lenet_bn", "classification", "image",
+                "LeNet-5 modernised: BatchNorm, ReLU, max pooling (d2l.ai §8.5 layout)", input_size=28)
+def lenet_bn(num_classes: int = 10, in_channels: int = 1, width: int = 1) -> nn.Module:
+    c1, c2, h1, h2 = 6 * width, 16 * width, 120 * width, 84 * width
+    return nn.Sequential(
+        nn.Conv2d(in_channels, c1, kernel_size=5, padding=2, bias=False), nn.BatchNorm2d(c1), nn.ReLU(),
+        nn.MaxPool2d(2),                                                                       # (B, c1, 14, 14)
+        nn.Conv2d(c1, c2, kernel_size=5, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2),  # (B, c2, 5, 5)
+        nn.Flatten(), nn.Linear(c2 * 25, h1, bias=False), nn.BatchNorm1d(h1), nn.ReLU(),
+        nn.Linear(h1, h2, bias=False), nn.BatchNorm1d(h2), nn.ReLU(), nn.Linear(h2, num_classes),
+    )

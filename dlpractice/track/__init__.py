@@ -1,0 +1,1 @@
+"""Tracking: loggers (console, CSV, ...) and the figures of a run."""

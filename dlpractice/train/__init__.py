@@ -1,0 +1,1 @@
+"""Training: the loop, tasks, optimizers and schedules, checkpoints, run folders."""

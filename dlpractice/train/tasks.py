@@ -1,0 +1,88 @@
+"""Task kinds plugged into the one loop: loss, per-batch sums, final metrics, primary metric."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..registry import Registry
+
+
+@dataclass
+class Task:
+    name: str
+    loss: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]   # (logits, target, label_smoothing)
+    stats: Callable[[torch.Tensor, torch.Tensor], dict]                   # additive sums for one batch
+    finish: Callable[[dict], dict]                                        # sums → metrics
+    primary: str                                                          # metric that picks the best epoch
+    higher_is_better: bool
+    probabilities: Callable[[torch.Tensor], torch.Tensor] | None = None   # logits → class probabilities
+
+    def better(self, new: float, old: float | None) -> bool:
+        return old is None or (new > old if self.higher_is_better else new < old)
+
+
+TASKS: Registry[Task] = Registry("task")
+
+
+def _ce(out, y, smoothing):
+    return F.cross_entropy(out.float(), y, label_smoothing=smoothing)
+
+
+def _class_stats(out, y):
+    return {"correct": float((out.argmax(1) == y).sum())}
+
+
+def _class_finish(s):
+    return {"loss": s["loss"] / s["n"], "accuracy": s["correct"] / s["n"]}
+
+
+TASKS.add("classification", Task("classification", _ce, _class_stats, _class_finish, "accuracy", True,
+                                  lambda out: out.float().softmax(-1)))
+# Names → country and other sequence classifiers share the classification metrics.
+TASKS.add("sequence_classification", Task("sequence_classification", _ce, _class_stats, _class_finish,
+                                          "accuracy", True, lambda out: out.float().softmax(-1)))
+
+
+def _bce(out, y, smoothing):
+    target = y.float().view_as(out)
+    if smoothing:
+        target = target * (1 - smoothing) + 0.5 * smoothing
+    return F.binary_cross_entropy_with_logits(out.float(), target)  # stable log-sum-exp form
+
+
+def _binary_stats(out, y):
+    return {"correct": float(((out.view(-1) > 0).long() == y.view(-1).long()).sum())}
+
+
+TASKS.add("binary", Task("binary", _bce, _binary_stats, _class_finish, "accuracy", True,
+                         lambda out: torch.cat([1 - out.float().sigmoid(), out.float().sigmoid()], -1)))
+
+
+def _mse(out, y, smoothing):
+    return F.mse_loss(out.float(), y.float().view_as(out))
+
+
+def _reg_stats(out, y):
+    return {"abs_err": float((out.float() - y.float().view_as(out)).abs().sum())}
+
+
+def _reg_finish(s):
+    return {"loss": s["loss"] / s["n"], "mse": s["loss"] / s["n"], "mae": s["abs_err"] / s["n"]}
+
+
+TASKS.add("regression", Task("regression", _mse, _reg_stats, _reg_finish, "mse", False))
+
+
+def batch_sums(task: Task, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> dict:
+    """The additive sums of one batch: example count, summed loss, task-specific sums."""
+    n = len(y)
+    return {"n": float(n), "loss": float(loss.detach()) * n, **task.stats(out.detach(), y)}
+
+
+def add_sums(total: dict, new: dict) -> dict:
+    for k, v in new.items():
+        total[k] = total.get(k, 0.0) + v
+    return total
