@@ -11,7 +11,8 @@ from .engine import Tensor
 def _label(t: Tensor) -> str:
     kind = t._op or ("leaf, requires_grad" if t.requires_grad else "leaf")
     name = f"{t.name} " if t.name else ""
-    return f"{name}{kind} shape={t.shape}"
+    value = f" value={t.data.item():.4g}" if t.data.size == 1 else ""
+    return f"{name}{kind} shape={t.shape}{value}"
 
 
 def _nodes(root: Tensor) -> list[Tensor]:

@@ -215,10 +215,10 @@ class Trainer:
                     test = self.data.splits["test"]
                     metrics["test"] = evaluate(self.model, self.task, test.x, test.y, cfg, self.device)
                 # Model selection uses validation only (training metrics when there is no validation split).
-                chooser = metrics.get("val", train_m)[primary]
+                chooser = metrics.get("val", train_m)
                 improved = self.task.better(chooser, self.best_value)
                 if improved:
-                    self.best_value, self.best_epoch, self.since_best = chooser, self.epoch, 0
+                    self.best_value, self.best_epoch, self.since_best = dict(chooser), self.epoch, 0
                 else:
                     self.since_best += 1
                 lr = self.opt.param_groups[0]["lr"]
@@ -227,8 +227,8 @@ class Trainer:
                 finished_epoch = self.epoch
                 self.epoch, self.batch, self.train_sums = self.epoch + 1, 0, {}
                 if improved:
-                    self.save("best", chooser)
-                self.save("last", chooser)
+                    self.save("best", chooser[primary])
+                self.save("last", chooser[primary])
                 patience = cfg.train.early_stopping
                 if patience and self.since_best >= patience:
                     print(f"early stopping after epoch {finished_epoch}: no better validation "
@@ -245,7 +245,7 @@ class Trainer:
         primary = self.task.primary
         summary = {"task": self.spec.task, "model": self.spec.name, "dataset": self.data.name,
                    "params": count_params(self.model), "epochs": self.epoch - 1, "best_epoch": self.best_epoch,
-                   "best_val": {primary: self.best_value}, "metrics": metrics,
+                   "best_val": self.best_value, "metrics": metrics,
                    "primary_metric": {"name": primary, "value": metrics.get(primary)},
                    "wall_seconds": round(wall, 3),
                    "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,

@@ -20,8 +20,15 @@ class Task:
     higher_is_better: bool
     probabilities: Callable[[torch.Tensor], torch.Tensor] | None = None   # logits → class probabilities
 
-    def better(self, new: float, old: float | None) -> bool:
-        return old is None or (new > old if self.higher_is_better else new < old)
+    def better(self, new: dict, old: dict | None) -> bool:
+        """Is split metrics `new` better than `old`? The primary metric decides; on a tie (common for
+        accuracy on small validation splits) the lower loss wins."""
+        if old is None:
+            return True
+        a, b = new[self.primary], old[self.primary]
+        if a != b:
+            return a > b if self.higher_is_better else a < b
+        return new["loss"] < old["loss"]
 
 
 TASKS: Registry[Task] = Registry("task")
