@@ -109,13 +109,17 @@ def _unknown(key: str) -> UserError:
     return UserError(f"unknown setting '{key}'{hint}")
 
 
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               list: "a list, e.g. ['crop']", dict: "a table, e.g. {width = 2}"}
+
+
 def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
     """Coerce ints to floats where a float is expected; refuse wrong types, choices and ranges."""
     want = type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory())
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-        raise UserError(f"setting '{key}' must be a {want.__name__}, got {value!r}")
+        raise UserError(f"setting '{key}' must be {_TYPE_WORDS[want]}, got {value!r}")
     choices, lo = f.metadata.get("choices"), f.metadata.get("min")
     if choices and value not in choices:
         raise UserError(f"setting '{key}' must be one of {', '.join(choices)}; got {value!r}")
@@ -129,7 +133,11 @@ def from_dict(d: dict, base: RunConfig | None = None) -> RunConfig:
     cfg = base or RunConfig()
     for section, values in d.items():
         if section not in _SECTION_TYPES:
-            raise _unknown(section)
+            if isinstance(values, dict) and values:
+                raise _unknown(f"{section}.{next(iter(values))}")
+            close = difflib.get_close_matches(section, list(_SECTION_TYPES), n=1)
+            raise UserError(f"unknown section '{section}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+                            + f"; sections: {', '.join(_SECTION_TYPES)}")
         if not isinstance(values, dict):
             raise UserError(f"'{section}' must be a table of settings, got {values!r}")
         obj = getattr(cfg, section)

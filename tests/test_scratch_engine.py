@@ -306,3 +306,19 @@ def test_engine_does_not_import_torch():
         "assert 'torch' not in sys.modules, 'the scratch engine imported torch'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_graph_text_and_dot(tmp_path):
+    from dlpractice.scratch import dot, graph, render
+
+    w = Tensor(np.ones((2, 3)), requires_grad=True, name="w")
+    h = w @ np.ones(3)  # (2,)
+    loss = (h * h).sum()  # h used twice: drawn once, then referred to
+    text = graph(loss)
+    assert text.splitlines()[0].startswith("#") and "sum shape=()" in text.splitlines()[0]
+    assert "matmul shape=(2,)" in text and "w leaf, requires_grad shape=(2, 3)" in text
+    assert "(see above)" in text
+    source = dot(loss)
+    assert source.startswith("digraph") and source.count('label="mul"') == 1
+    drawn = render(loss, tmp_path / "g")
+    assert (tmp_path / "g.dot").read_text() == source and drawn.exists()

@@ -1,6 +1,8 @@
 """A small reverse-mode autograd engine over numpy arrays (micrograd, but with tensors)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 # Graph recording is switched off inside `no_grad()`; a module-level flag like torch's grad mode.
@@ -19,6 +21,7 @@ class no_grad:
         _grad_enabled = self._prev
 
     def __call__(self, fn):
+        @functools.wraps(fn)
         def wrapped(*args, **kwargs):
             with no_grad():
                 return fn(*args, **kwargs)
@@ -82,6 +85,22 @@ class Tensor:
         """Wrap a number or array as a constant of this tensor's dtype."""
         return x if isinstance(x, Tensor) else Tensor(x, dtype=self.data.dtype)
 
+    def _topo(self) -> list[Tensor]:
+        """Every tensor this one depends on, each after its inputs (left operand first).
+
+        Iterative depth-first search, so long graphs cannot hit Python's recursion limit.
+        """
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((c, False) for c in reversed(node._prev))
+        return order
+
     def backward(self, grad=None) -> None:
         """Fill `.grad` of every tensor this one depends on; leaf gradients accumulate."""
         if not self.requires_grad:
@@ -90,16 +109,7 @@ class Tensor:
             if self.data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             grad = np.ones_like(self.data)
-        # Reverse topological order, built iteratively so long graphs cannot hit the recursion limit.
-        topo, seen, stack = [], set(), [(self, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                topo.append(node)
-            elif id(node) not in seen:
-                seen.add(id(node))
-                stack.append((node, True))
-                stack.extend((c, False) for c in node._prev)
+        topo = self._topo()
         # Interior gradients are per pass; only leaves accumulate across backward() calls (torch's rule).
         for node in topo:
             if node._prev:

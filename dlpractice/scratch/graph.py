@@ -15,26 +15,12 @@ def _label(t: Tensor) -> str:
     return f"{name}{kind} shape={t.shape}{value}"
 
 
-def _nodes(root: Tensor) -> list[Tensor]:
-    """Every tensor the root depends on, inputs before the ops that use them."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-        elif id(node) not in seen:
-            seen.add(id(node))
-            stack.append((node, True))
-            stack.extend((c, False) for c in reversed(node._prev))
-    return order
-
-
 def graph(t: Tensor) -> str:
     """The graph as an indented tree, output at the top; each node shows its op and shape.
 
     A tensor used twice is written out once and referred to by its number (#k) afterwards.
     """
-    ids = {id(n): k for k, n in enumerate(_nodes(t))}
+    ids = {id(n): k for k, n in enumerate(t._topo())}
     lines: list[str] = []
     shown: set[int] = set()
 
@@ -56,7 +42,7 @@ def graph(t: Tensor) -> str:
 def dot(t: Tensor) -> str:
     """Graphviz DOT source: a box per tensor (name, shape, grad if any), an ellipse per op."""
     out = ["digraph G {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
-    nodes = _nodes(t)
+    nodes = t._topo()
     num = {id(n): k for k, n in enumerate(nodes)}  # small stable ids, not memory addresses
     for k, node in enumerate(nodes):
         nid = f"t{k}"

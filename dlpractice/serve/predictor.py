@@ -10,6 +10,7 @@ from ..errors import UserError
 from ..models import build_model
 from ..train.rundir import Run
 from ..train.tasks import TASKS
+from . import image_input  # noqa: F401  (registers the image input kind)
 
 
 class Predictor:
@@ -37,3 +38,22 @@ class Predictor:
     @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
         return self.task.probabilities(self.model(x))
+
+    def prepare(self, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
+        """User inputs → (batch, labels), by the converter of this run's input kind."""
+        from .inputs import INPUT_KINDS
+        return INPUT_KINDS.get(self.meta["input"])(self.meta, inputs)
+
+    @torch.no_grad()
+    def predict(self, inputs: list[str], top: int = 3) -> list[dict]:
+        """Top-k classes with probabilities per input (classification), or the value (regression)."""
+        x, labels = self.prepare(inputs)
+        out = self.model(x)
+        if self.task.probabilities is None:
+            return [{"input": lab, "value": v.tolist() if v.numel() > 1 else float(v)} for lab, v in zip(labels, out)]
+        probs = self.task.probabilities(out)
+        classes = self.meta.get("classes") or [str(i) for i in range(probs.shape[1])]
+        k = min(top, probs.shape[1])
+        vals, idx = probs.topk(k, dim=1)
+        return [{"input": lab, "top": [{"class": classes[int(i)], "probability": float(v)} for v, i in zip(vs, ix)]}
+                for lab, vs, ix in zip(labels, vals, idx)]

@@ -107,6 +107,7 @@ class Trainer:
                             "(see `dlp models` and `dlp datasets`)")
         self.task = TASKS.get(self.spec.task)
         self.model_args = self.spec.resolve_args(self.data.meta, cfg.model.args)
+        write_json(folder / "data.json", self.data.meta)  # what predict/serve need to prepare inputs
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
