@@ -5,19 +5,23 @@
 >>> run = dlpractice.train(cfg)            # doctest: +SKIP
 >>> run.summary["test_accuracy"]           # doctest: +SKIP
 
-Names are imported lazily, so `import dlpractice.scratch` (lectures 1–4) works without torch.
+Names are imported on first use, so `dlp --help` and `import dlpractice.scratch` stay quick and
+the scratch engine (lectures 1–4) works without torch.
 """
+import importlib
+
 __version__ = "0.1.0"
 
-_API = {"RunConfig": "config", "load_config": "config", "train": "train.loop", "resume": "train.loop",
-        "Run": "train.rundir", "load_run": "train.rundir", "run_lesson": "lessons"}
+_API = {"RunConfig": "config", "load_config": "config", "resume": "train.loop", "Run": "train.rundir",
+        "load_run": "train.rundir", "run_lesson": "lessons"}
 
 
 def __getattr__(name):
+    if name == "train":  # the `train` package is callable: dlpractice.train(cfg) -> Run
+        return importlib.import_module(".train", __name__)
     if name in _API:
-        import importlib
         return getattr(importlib.import_module(f".{_API[name]}", __name__), name)
     raise AttributeError(f"module 'dlpractice' has no attribute {name!r}")
 
 
-__all__ = list(_API)
+__all__ = ["train", *_API]

@@ -172,13 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     from .data import paths
     if args.data_dir:
         paths.DATA_DIR = Path(args.data_dir)
-    from .train.loop import TrainingInterrupted
     try:
         return args.func(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except TrainingInterrupted as e:
+    except Exception as e:  # Ctrl-C inside training: a checkpoint was saved, say how to resume
+        if type(e).__name__ != "TrainingInterrupted":
+            raise
         print(str(e), file=sys.stderr)
         return 130
     except KeyboardInterrupt:

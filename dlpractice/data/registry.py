@@ -7,7 +7,6 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import train_test_split
 
 from ..config import DataConfig
 from ..errors import UserError
@@ -60,6 +59,7 @@ def register_dataset(name: str, task: str, input: str, description: str, source:
 def carve_validation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, fraction: float,
                      seed: int, stratify: bool = True):
     """Split train into (train, validation) with a fixed seed, stratified by label when asked."""
+    from sklearn.model_selection import train_test_split  # imported here: slow, needed only now
     if fraction <= 0:
         return (x, y), (x[:0], y[:0])
     if fraction >= 1:

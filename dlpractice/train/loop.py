@@ -22,7 +22,7 @@ from ..track.plots import plot_curves
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .device import choose_device
 from .optim import build_optimizer, build_schedule
-from .rundir import Run, make_run_dir, versions, write_json
+from .rundir import Run, make_run_dir, plan_run_dir, versions, write_json
 from .tasks import TASKS, Task, add_sums, batch_sums
 
 
@@ -107,7 +107,6 @@ class Trainer:
                             "(see `dlp models` and `dlp datasets`)")
         self.task = TASKS.get(self.spec.task)
         self.model_args = self.spec.resolve_args(self.data.meta, cfg.model.args)
-        write_json(folder / "data.json", self.data.meta)  # what predict/serve need to prepare inputs
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -198,6 +197,7 @@ class Trainer:
         examples, train_seconds = 0, 0.0
         info = {"model": self.spec.name, "dataset": self.data.name, "params": count_params(self.model),
                 "device": str(self.device)}
+        write_json(self.folder / "data.json", self.data.meta)  # what predict/serve need to prepare inputs
         for lg in self.loggers:
             lg.start(self.folder, info, self.epoch)
         primary = self.task.primary
@@ -263,8 +263,10 @@ class Trainer:
 
 def train(cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
     """Train `cfg` into a new run folder (`out`, or runs/<name>-<UTC time>) and return the Run."""
-    folder = make_run_dir(cfg, out)
-    return Trainer(cfg, folder, loggers=loggers).fit()
+    folder = plan_run_dir(cfg, out)
+    trainer = Trainer(cfg, folder, loggers=loggers)  # data, model and optimizer checked before any write
+    make_run_dir(folder, cfg)
+    return trainer.fit()
 
 
 def resume(folder: str | Path, loggers=None) -> Run:

@@ -33,8 +33,8 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def make_run_dir(cfg: RunConfig, out: str | Path | None = None) -> Path:
-    """A new run folder holding the resolved config. `out` must not already hold a run."""
+def plan_run_dir(cfg: RunConfig, out: str | Path | None = None) -> Path:
+    """The folder a new run will use; refuses one that already holds a run. Creates nothing."""
     if out is None:
         name = cfg.log.name or f"{cfg.model.name}-{cfg.data.dataset}"
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -47,6 +47,11 @@ def make_run_dir(cfg: RunConfig, out: str | Path | None = None) -> Path:
     if (folder / "config.toml").exists() or (folder / "checkpoints").exists():
         raise UserError(f"{folder} already holds a run; choose another --out, or continue it with "
                         f"`dlp train --resume {folder}`")
+    return folder
+
+
+def make_run_dir(folder: Path, cfg: RunConfig) -> Path:
+    """Create the run folder with the resolved config (after data and model were checked)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "config.toml").write_text(cfg.to_toml(), encoding="utf-8")

@@ -1,0 +1,66 @@
+"""CLI smoke tests for every command: --help shows defaults, listings, lessons, clear errors (exit 2)."""
+import json
+
+import pytest
+
+from conftest import dlp
+
+COMMANDS = ["train", "models", "datasets", "runs", "lessons", "lesson", "demo", "evaluate", "predict"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help(command):
+    r = dlp(command, "--help", check=True)
+    assert "usage: dlp " + command in r.stdout
+    if command == "train":
+        assert "optim.lr = 0.05" in r.stdout and "train.epochs = 10" in r.stdout
+    else:
+        assert "(default:" in r.stdout or command in ("runs",)
+
+
+def test_listings_json():
+    models = json.loads(dlp("models", "--json", check=True).stdout)
+    names = {m["name"] for m in models}
+    assert {"softmax", "mlp", "course_cnn", "lenet5", "lenet_bn"} <= names
+    assert next(m for m in models if m["name"] == "lenet5")["params"] == 61706
+    datasets = {d["name"] for d in json.loads(dlp("datasets", "--json", check=True).stdout)}
+    assert {"digits", "fashion-mnist"} <= datasets
+    lectures = json.loads(dlp("lessons", "--json", check=True).stdout)
+    assert [lec["lecture"] for lec in lectures] == list(range(1, 14))
+    assert all(lec["zh"] and lec["en"] for lec in lectures)
+    assert next(lec for lec in lectures if lec["lecture"] == 10)["implemented"] == "yes"
+
+
+def test_train_runs_and_lists(tmp_path):
+    out = tmp_path / "runs" / "r1"
+    r = dlp("train", "--set", "model.name=softmax", "--set", "train.epochs=2", "--out", out, check=True)
+    assert r.stdout.strip().splitlines()[-1] == f"run: {out}"
+    assert "test accuracy" in r.stdout
+    runs = json.loads(dlp("runs", "--json", "--runs-dir", tmp_path / "runs", check=True).stdout)
+    assert runs[0]["run"] == str(out) and runs[0]["metric"] == "accuracy" and runs[0]["value"] > 0.8
+
+
+def test_lesson_scratch_and_not_implemented(tmp_path):
+    r = dlp("lesson", "2", "--out", tmp_path / "l2", check=True)
+    assert "best_w = 2" in r.stdout and r.stdout.strip().endswith(f"run: {tmp_path / 'l2'}")
+    r = dlp("lesson", "99")
+    assert r.returncode == 2 and "no lecture 99" in r.stderr
+    not_yet = [lec for lec in json.loads(dlp("lessons", "--json", check=True).stdout) if lec["implemented"] != "yes"]
+    if not_yet:
+        r = dlp("lesson", str(not_yet[0]["lecture"]))
+        assert r.returncode == 2 and "not implemented yet" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--set", "optim.lrr=0.1"], "unknown setting 'optim.lrr' (did you mean 'optim.lr'?)"),
+    (["train", "--set", "train.epochs=-1"], "must be ≥ 1"),
+    (["train", "--set", "data.dataset=fashion"], "unknown dataset 'fashion' (did you mean 'fashion-mnist'"),
+    (["train", "/no/such/config.toml"], "config file not found"),
+    (["train", "--resume", "/no/such/run"], "has no checkpoints/last.pt"),
+])
+def test_clear_errors(args, message, tmp_path):
+    env = {"DLP_CACHE_DIR": str(tmp_path / "cache")}
+    r = dlp(*args, "--out", tmp_path / "o", env=env) if args[0] == "train" and "--resume" not in args else dlp(*args, env=env)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o" / "metrics.csv").exists()
