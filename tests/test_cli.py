@@ -57,9 +57,12 @@ def test_lesson_scratch_and_not_implemented(tmp_path):
     (["train", "--set", "data.dataset=fashion"], "unknown dataset 'fashion' (did you mean 'fashion-mnist'"),
     (["train", "/no/such/config.toml"], "config file not found"),
     (["train", "--resume", "/no/such/run"], "has no checkpoints/last.pt"),
+    (["train", "--set", "data.dataset=mnist", "--set", "train.epochs=1"], "could not connect"),
 ])
 def test_clear_errors(args, message, tmp_path):
-    env = {"DLP_CACHE_DIR": str(tmp_path / "cache")}
+    # No MNIST anywhere and a mirror that refuses connections: the error names the URL and what to do.
+    env = {"DLP_CACHE_DIR": str(tmp_path / "cache"), "DLP_DATA_DIR": str(tmp_path / "data"),
+           "DLP_MNIST_MIRRORS": "http://127.0.0.1:9/"}
     r = dlp(*args, "--out", tmp_path / "o", env=env) if args[0] == "train" and "--resume" not in args else dlp(*args, env=env)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr

@@ -136,7 +136,7 @@ def check_expectation(lesson: dict, result: dict) -> tuple[bool | None, str]:
     if value is None:
         return False, f"expected metric '{metric}' missing from the result"
     ok = (value >= exp["min"] if "min" in exp else True) and (value <= exp["max"] if "max" in exp else True)
-    bound = " and ".join([f"≥ {exp['min']}"] * ("min" in exp) + [f"≤ {exp['max']}"] * ("max" in exp))
+    bound = " and ".join(f"{sign} {exp[k]}" for k, sign in (("min", "≥"), ("max", "≤")) if k in exp)
     return ok, f"{metric} = {value:.4g} ({'meets' if ok else 'MISSES'} the expectation {bound})"
 
 
