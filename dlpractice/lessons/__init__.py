@@ -152,6 +152,9 @@ def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | P
     runner = KINDS.get(lesson["kind"])
     kw = {"quick": quick} if lesson["kind"] == "scratch" else {}
     result, folder = runner(lesson, path, overrides, Path(out) if out else None, **kw)
+    if lesson.get("report"):  # `report = "module:function"`, called with the run (or lesson) folder
+        module, _, fn = lesson["report"].partition(":")
+        result = {**result, **(getattr(importlib.import_module(module), fn)(Path(folder), result) or {})}
     ok, line = check_expectation(lesson, result)
     report = {"lesson": str(path.name), "title": lesson.get("title", ""), "quick": quick,
               "expect": lesson.get("expect"), "anchor": lesson.get("anchor", ""), "met": ok, "line": line}

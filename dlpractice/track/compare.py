@@ -12,34 +12,64 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .loggers import read_metrics  # noqa: E402
 
 
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+LOWER_IS_BETTER = {"loss", "mse", "mae", "perplexity"}
+
+
+def _positive_floor(values) -> float | None:
+    pos = [v for v in values if v is not None and v > 0]
+    return min(pos) if pos else None
+
+
 def compare_runs(folders: list[Path], png: Path, title: str = "") -> list[dict]:
-    """Overlay train/validation loss and the primary metric of each run; return one row per run."""
+    """Overlay train/validation loss and the primary metric of each run; return one row per run.
+
+    Each run has its own color and marker, and earlier runs are drawn wider, so runs whose curves
+    coincide (e.g. SGD and ASGD) stay visible; the legend sits beside the plots. Loss (and any
+    lower-is-better metric) is on a log scale, with exact zeros drawn at the smallest positive value."""
     rows = []
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    n = max(1, len(folders))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    colors = plt.get_cmap("tab10").colors if n <= 10 else plt.get_cmap("tab20").colors
+    primary, has_val, no_val = "", False, False
     for i, folder in enumerate(folders):
         folder = Path(folder)
         summary = json.loads((folder / "summary.json").read_text())
         primary = summary["primary_metric"]["name"]
         metrics = read_metrics(folder)
-        color = colors[i % len(colors)]
-        for split, ls in (("train", "-"), ("val", "--")):
-            pts = [(r["epoch"], r["loss"]) for r in metrics if r["split"] == split]
-            if pts:
-                axes[0].plot(*zip(*pts), color=color, ls=ls, label=f"{folder.name} {split}")
-            pts = [(r["epoch"], r.get(primary)) for r in metrics if r["split"] == split and r.get(primary) is not None]
-            if pts:
-                axes[1].plot(*zip(*pts), color=color, ls=ls, label=f"{folder.name} {split}")
+        style = {"color": colors[i % len(colors)], "marker": MARKERS[i % len(MARKERS)], "ms": 4,
+                 "lw": 1.2 + 1.6 * (n - 1 - i) / max(1, n - 1), "alpha": 0.9, "zorder": 2 + i}
+        run_has_val = any(r["split"] == "val" for r in metrics)
+        has_val |= run_has_val
+        no_val |= not run_has_val
+        for ax, name in zip(axes, ("loss", primary)):
+            # without a validation split, the metric panel shows the test split (dotted) for reference
+            other = ("val", "--") if run_has_val or ax is axes[0] else ("test", ":")
+            splits = (("train", "-"), other)
+            for split, ls in splits:
+                pts = [(r["epoch"], r.get(name)) for r in metrics if r["split"] == split and r.get(name) is not None]
+                if not pts:
+                    continue
+                if name in LOWER_IS_BETTER:
+                    floor = _positive_floor(v for _, v in pts) or 1e-12
+                    pts = [(e, max(v, floor)) for e, v in pts]
+                ax.plot(*zip(*pts), ls=ls, markevery=max(1, len(pts) // 12) if len(pts) > 1 else None,
+                        label=f"{folder.name} {split}", **style)
         rows.append({"run": folder.name, "model": summary["model"], "best_epoch": summary["best_epoch"],
                      **{f"test_{k}": v for k, v in summary["metrics"].items()},
                      "wall_seconds": summary["wall_seconds"]})
-    for ax, name in zip(axes, ("loss", primary if folders else "")):
+    split_note = ["solid: train"] + (["dashed: validation"] if has_val else [])
+    for ax, name in zip(axes, ("loss", primary)):
+        note = split_note + (["dotted: test"] if no_val and ax is axes[1] else [])
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        ax.set_title(f"{name} (solid: train, dashed: validation)")
+        ax.set_title(f"{name} ({', '.join(note)})", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0].set_yscale("log")  # losses of different runs span decades
+        if name in LOWER_IS_BETTER and ax.lines:
+            ax.set_yscale("log")  # losses of different runs span decades
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:  # one entry per run (and split) beside the plots, not over the curves
+        axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(png, dpi=110)

@@ -67,13 +67,20 @@ def evaluate(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig
     """Metrics of `model` on one split, in eval mode, batch by batch."""
     model.eval()
     sums: dict = {}
+    outs, ys = [], []  # every output, for metrics that are not sums (ROC-AUC: Task.full_metrics)
     loader = TensorLoader(x, y, cfg.data.eval_batch_size)
     for xb, yb in loader.batches(0):
         xb, yb = _to(xb, yb, device, cfg)
         with _autocast(cfg, device):
             out = model(xb)
         add_sums(sums, batch_sums(task, out, yb, task.loss(out, yb, 0.0)))
-    return task.finish(sums) if sums else {}
+        if task.full_metrics is not None:
+            outs.append(out.float().cpu())
+            ys.append(yb.cpu())
+    metrics = task.finish(sums) if sums else {}
+    if outs:
+        metrics.update(task.full_metrics(torch.cat(outs), torch.cat(ys)))
+    return metrics
 
 
 def _to(xb, yb, device, cfg):

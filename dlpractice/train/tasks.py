@@ -19,6 +19,9 @@ class Task:
     primary: str                                                          # metric that picks the best epoch
     higher_is_better: bool
     probabilities: Callable[[torch.Tensor], torch.Tensor] | None = None   # logits → class probabilities
+    # Metrics that need every output of a split at once (ROC-AUC is not a sum of per-batch parts):
+    # evaluate() collects the split's outputs and targets and merges this dict into the metrics.
+    full_metrics: Callable[[torch.Tensor, torch.Tensor], dict] | None = None
 
     def better(self, new: dict, old: dict | None) -> bool:
         """Is split metrics `new` better than `old`? The primary metric decides; on a tie (common for
@@ -64,8 +67,33 @@ def _binary_stats(out, y):
     return {"correct": float(((out.view(-1) > 0).long() == y.view(-1).long()).sum())}
 
 
+def roc_auc(scores: torch.Tensor, y: torch.Tensor) -> float | None:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative
+    (ties count one half), by the rank-sum (Mann–Whitney) formula. None when a class is absent."""
+    s = scores.detach().double().reshape(-1).cpu()
+    pos = y.reshape(-1).cpu() == 1
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = torch.argsort(s)
+    sorted_s = s[order]
+    ranks = torch.empty_like(s)
+    # 1-based ranks, averaged over tied scores
+    _, inverse, counts = torch.unique_consecutive(sorted_s, return_inverse=True, return_counts=True)
+    ends = counts.cumsum(0).double()
+    mean_rank = ends - (counts.double() - 1) / 2
+    ranks[order] = mean_rank[inverse]
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _binary_full(out, y):
+    auc = roc_auc(out.float(), y)
+    return {} if auc is None else {"roc_auc": auc}
+
+
 TASKS.add("binary", Task("binary", _bce, _binary_stats, _class_finish, "accuracy", True,
-                         lambda out: torch.cat([1 - out.float().sigmoid(), out.float().sigmoid()], -1)))
+                         lambda out: torch.cat([1 - out.float().sigmoid(), out.float().sigmoid()], -1),
+                         full_metrics=_binary_full))
 
 
 def _mse(out, y, smoothing):

@@ -1,0 +1,56 @@
+"""Prediction input for tabular runs: a CSV of rows → the model's features, by the run's saved preprocessing.
+
+`dlp predict RUN --csv rows.csv`. The file is read like the training file:
+- trained with a header: columns are matched by name; the target, the id and any other extra
+  columns may be present and are ignored; a missing feature column is an error naming it;
+- trained without a header (e.g. `diabetes`): the file has no header either and holds either all
+  training columns (target included, e.g. rows copied from the training CSV) or all but the target.
+Missing numeric values are imputed with the training fill (median by default), missing categories
+with the training mode; a category never seen in training is an error, unless the run was trained
+with `data.options.unseen = "zeros"`, which scores it as an all-zero one-hot. Rows are labelled
+`row N` (1-based data row), or by the id column when the run has one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data.tabular import Table, TabularPrep, read_csv
+from ..errors import UserError
+from .inputs import register_input
+
+
+@register_input("tabular")
+def tabular_rows(meta: dict, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
+    state = meta.get("tabular")
+    if not state:
+        raise UserError("this run's data has no saved tabular preprocessing (meta['tabular']); retrain it "
+                        "with a tabular data set (csv, diabetes, breast-cancer, ...)")
+    if len(inputs) != 1:
+        raise UserError(f"give one CSV file of rows to score (--csv rows.csv); got {len(inputs)} inputs")
+    path = Path(inputs[0])
+    columns, target = state["columns"], state.get("target")
+    if state.get("header", True):
+        table = read_csv(path, header=True)
+    else:
+        table = read_csv(path, header=False)
+        width = len(table.columns)
+        without_target = [c for c in columns if c != target]
+        if width == len(columns):
+            names = columns
+        elif width == len(without_target):
+            names = without_target
+        else:
+            raise UserError(f"{path} has {width} columns, but this run was trained on a CSV without a header with "
+                            f"{len(columns)} columns ({len(without_target)} features and the target '{target}'); "
+                            f"give rows of {len(columns)} columns, or {len(without_target)} without the target")
+        table = Table(list(names), {n: table.data[c] for n, c in zip(names, table.columns)}, table.lines,
+                      table.source, header=False)
+    x = TabularPrep.from_meta(state).transform(table)
+    id_col = state.get("id")
+    if id_col and id_col in table.data:
+        labels = [str(v) for v in table.data[id_col]]
+    else:
+        labels = [f"row {i + 1}" for i in range(len(table))]
+    return x, labels
