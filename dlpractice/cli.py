@@ -44,7 +44,8 @@ def cmd_train(args) -> int:
 def _print_result(summary: dict) -> None:
     pm = summary.get("primary_metric", {})
     if pm.get("value") is not None:
-        print(f"test {pm['name']} {pm['value']:.4f} (best epoch {summary['best_epoch']} by validation) | "
+        by = "validation" if summary.get("chosen_by", "val") == "val" else "training metrics (no validation split)"
+        print(f"test {pm['name']} {pm['value']:.4g} (best epoch {summary['best_epoch']} by {by}) | "
               f"{summary['wall_seconds']:.1f} s | {summary.get('examples_per_second') or 0:.0f} examples/s")
 
 

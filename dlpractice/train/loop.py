@@ -253,6 +253,7 @@ class Trainer:
         primary = self.task.primary
         summary = {"task": self.spec.task, "model": self.spec.name, "dataset": self.data.name,
                    "params": count_params(self.model), "epochs": self.epoch - 1, "best_epoch": self.best_epoch,
+                   "chosen_by": "val" if len(self.data.splits["val"]) else "train",
                    "best_val": self.best_value, "metrics": metrics,
                    "primary_metric": {"name": primary, "value": metrics.get(primary)},
                    "wall_seconds": round(wall, 3),
