@@ -17,6 +17,10 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .predictor import Predictor
     pred = Predictor(args.run, args.checkpoint)
+    if args.interactive:
+        from .text_input import interactive
+        interactive(pred, top=args.top)
+        return 0
     inputs = list(args.inputs) + ([args.csv] if args.csv else []) + list(args.text or [])
     results = pred.predict(inputs, top=args.top)
     if args.json:
@@ -44,6 +48,8 @@ def add_commands(sub) -> None:
     p.add_argument("inputs", nargs="*", help="image files (PNG/JPEG) for image runs")
     p.add_argument("--csv", default=None, help="CSV of rows to score, for tabular runs")
     p.add_argument("--text", nargs="+", default=None, help="strings to classify, for text runs")
+    p.add_argument("--interactive", action="store_true",
+                   help="text runs: classify names typed on stdin, one per line, until an empty line")
     p.add_argument("--top", type=int, default=3, help="how many classes to show per input")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"], help="which checkpoint")
     p.add_argument("--json", action="store_true", help="machine-readable output")

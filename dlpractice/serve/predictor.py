@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..models import build_model
 from ..train.rundir import Run
 from ..train.tasks import TASKS
-from . import image_input, tabular_input  # noqa: F401  (register the image and tabular input kinds)
+from . import image_input, tabular_input, text_input  # noqa: F401  (register the input kinds)
 
 
 class Predictor:
