@@ -50,16 +50,12 @@ def _print_result(summary: dict) -> None:
 
 
 def cmd_models(args) -> int:
-    from .models import MODELS, build_model, count_params
-    rows = []
-    for name, spec in MODELS.items():
-        try:
-            params = count_params(build_model(name, {}))
-        except Exception:  # a model that needs data-derived arguments (vocabulary size, ...)
-            params = None
-        rows.append({"name": name, "task": spec.task, "input": spec.input, "input_size": spec.input_size,
-                     "params": params, "description": spec.description})
-    _listing(args, rows, ["name", "task", "input", "params", "description"])
+    from .models import MODELS
+    from .models._counts import paper_param_count, small_param_count
+    rows = [{"name": name, "task": spec.task, "input": spec.input, "input_size": spec.input_size,
+             "params": small_param_count(name), "paper_params": paper_param_count(name),
+             "description": spec.description} for name, spec in MODELS.items()]
+    _listing(args, rows, ["name", "task", "input", "params", "paper_params", "description"])
     return 0
 
 

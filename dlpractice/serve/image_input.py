@@ -22,7 +22,8 @@ def load_image(source, meta: dict, name: str = "image") -> torch.Tensor:
             if im.width * im.height > MAX_PIXELS:
                 raise UserError(f"{name} is {im.width}×{im.height}: too large (at most {MAX_PIXELS:,} pixels)")
             im.load()
-            gray = im.convert("L")
+            channels = int(meta.get("in_channels", 1))
+            img = im.convert("RGB" if channels == 3 else "L")
     except FileNotFoundError:
         raise UserError(f"image not found: {name}") from None
     except IsADirectoryError:
@@ -32,13 +33,14 @@ def load_image(source, meta: dict, name: str = "image") -> torch.Tensor:
     except (OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{name} is a damaged or truncated image ({e})") from None
     native, size = int(meta["native_size"]), int(meta["size"])
-    if gray.size != (native, native):
-        gray = gray.resize((native, native), Image.Resampling.LANCZOS)
-    x = np.asarray(gray, dtype=np.float32) / 255.0        # (H, W) in [0, 1], like pixel / scale in training
+    if img.size != (native, native):
+        img = img.resize((native, native), Image.Resampling.LANCZOS)
+    x = np.asarray(img, dtype=np.float32) / 255.0         # (H, W) or (H, W, 3) in [0, 1], like pixel / scale
     border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
     if meta.get("polarity") == "light-on-dark" and border.mean() > 0.5:
         x = 1.0 - x  # a dark drawing on white paper becomes the light-on-dark image the model saw
-    t = torch.from_numpy(x).view(1, 1, native, native)
+    t = torch.from_numpy(np.ascontiguousarray(x.reshape(native, native, channels).transpose(2, 0, 1)))
+    t = t.unsqueeze(0)                                     # (1, C, H, W)
     if size != native:
         t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
     return (t - meta["mean"]) / meta["std"]

@@ -1,0 +1,193 @@
+"""A folder of your own images as a data set: `<path>/<class name>/<image file>`, one subfolder per class.
+
+    dlp train --set data.dataset=image-folder --set data.options.path=photos --set model.name=resnet18
+
+Options (`data.options.*`):
+- `path` (required): the root folder; every subfolder holding at least one image (at any depth below it)
+  is a class, named after the folder (sorted by name, so class ids do not depend on the file system).
+- `test_path`: a second folder of the same layout used as the test split; without it a fixed stratified
+  share of `path` (`test_fraction`, default 0.2, seed 0) is held out, as for the digits.
+- `channels`: 1 (gray, the default) or 3 (RGB); colour files become gray and gray files colour as asked.
+- `size`: the side images are resized to when the model does not declare one (default 28); with a model
+  that declares an input size (`dlp models`), that size wins.
+- `polarity`: "as-is" (default) or "light-on-dark" (light objects on a dark background, like MNIST and
+  Fashion-MNIST; `dlp predict` then inverts dark-on-light inputs).
+- `test_fraction`: the held-out share when there is no `test_path`.
+
+Files are PNG, JPEG, BMP, GIF, WebP or TIFF by suffix; others are ignored. Every file is resized to a
+square (aspect ratio not kept) with Lanczos filtering. A file that cannot be decoded is skipped and
+reported on stderr (the first few by name, then the count) and counted in `meta["skipped_files"]`; it
+never stops the run. A missing or empty folder is a UserError naming the path and the expected layout.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import DataConfig
+from ..errors import UserError
+from .registry import DataBundle, Split, carve_validation, image_bundle, register_dataset
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+LAYOUT = ("expected one subfolder per class holding its images, e.g.\n"
+          "  {root}/cat/001.png\n  {root}/cat/002.jpg\n  {root}/dog/001.png")
+OPTIONS = ("path", "test_path", "channels", "size", "polarity", "test_fraction")
+MAX_PIXELS = 40_000_000   # refuse decompression bombs before decoding
+NAMED = 5                 # unreadable files named in the warning; the rest are counted
+
+
+def scan(root: Path, classes: list[str] | None = None) -> tuple[list[str], list[tuple[Path, int]]]:
+    """(class names, [(file, class id)]) of a folder of class subfolders.
+
+    With `classes` given (the training classes), a test folder must use only those names.
+    """
+    if not root.exists():
+        raise UserError(f"image folder {root} does not exist; {LAYOUT.format(root=root)}")
+    if not root.is_dir():
+        raise UserError(f"{root} is a file, not a folder; {LAYOUT.format(root=root)}")
+    found: dict[str, list[Path]] = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(f for f in sub.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                       and not f.name.startswith("."))
+        if files:
+            found[sub.name] = files
+    if not found:
+        raise UserError(f"image folder {root} has no class subfolders with image files "
+                        f"({', '.join(IMAGE_SUFFIXES)}); {LAYOUT.format(root=root)}")
+    if classes is None:
+        classes = list(found)
+    else:
+        unknown = sorted(set(found) - set(classes))
+        if unknown:
+            raise UserError(f"test folder {root} has classes the training folder lacks: {', '.join(unknown)} "
+                            f"(training classes: {', '.join(classes)})")
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, [(f, index[c]) for c, files in found.items() for f in files]
+
+
+def read_images(files: list[tuple[Path, int]], size: int, channels: int):
+    """Decode and resize every file: (uint8 array (N, S, S) or (N, 3, S, S), labels (N,), skipped list)."""
+    from PIL import Image, UnidentifiedImageError
+    mode = "L" if channels == 1 else "RGB"
+    images, labels, skipped = [], [], []
+    for path, label in files:
+        try:
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise ValueError(f"{im.width}×{im.height} is too large")
+                im.load()
+                im = im.convert(mode)
+            if im.size != (size, size):
+                im = im.resize((size, size), Image.Resampling.LANCZOS)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            skipped.append((path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+            continue
+        a = np.asarray(im, dtype=np.uint8)
+        images.append(a if channels == 1 else a.transpose(2, 0, 1))   # (S, S) or (3, S, S)
+        labels.append(label)
+    shape = (0, size, size) if channels == 1 else (0, 3, size, size)
+    x = np.stack(images) if images else np.zeros(shape, dtype=np.uint8)
+    return x, np.asarray(labels, dtype=np.int64), skipped
+
+
+def report_skipped(skipped: list[tuple[Path, str]], root: Path) -> None:
+    """One warning on stderr: the first few unreadable files by name, then how many in all."""
+    if not skipped:
+        return
+    lines = [f"  {p}: {why}" for p, why in skipped[:NAMED]]
+    more = f"\n  ... and {len(skipped) - NAMED} more" if len(skipped) > NAMED else ""
+    print(f"warning: skipped {len(skipped)} unreadable image file(s) in {root}:\n" + "\n".join(lines) + more,
+          file=sys.stderr, flush=True)
+
+
+def _options(cfg: DataConfig) -> dict:
+    opts = dict(cfg.options)
+    unknown = sorted(set(opts) - set(OPTIONS))
+    if unknown:
+        raise UserError(f"data set 'image-folder' has no option(s) {', '.join(unknown)}; "
+                        f"it accepts data.options.{', data.options.'.join(OPTIONS)}")
+    if not opts.get("path"):
+        raise UserError("data set 'image-folder' needs data.options.path, the folder with one subfolder per "
+                        "class, e.g. --set data.options.path=photos")
+    channels = opts.get("channels", 1)
+    if channels not in (1, 3):
+        raise UserError(f"data.options.channels must be 1 (gray) or 3 (RGB), got {channels!r}")
+    polarity = opts.get("polarity", "as-is")
+    if polarity not in ("as-is", "light-on-dark"):
+        raise UserError(f"data.options.polarity must be 'as-is' or 'light-on-dark', got {polarity!r}")
+    frac = float(opts.get("test_fraction", 0.2))
+    if not 0 < frac < 1:
+        raise UserError(f"data.options.test_fraction must be between 0 and 1, got {frac}")
+    return {"path": Path(opts["path"]).expanduser(), "test_path": opts.get("test_path"), "channels": channels,
+            "size": int(opts.get("size", 28)), "polarity": polarity, "test_fraction": frac}
+
+
+def _split_test(x: np.ndarray, y: np.ndarray, fraction: float):
+    """A fixed (seed 0) stratified hold-out, so every run on the folder reports on the same images."""
+    from sklearn.model_selection import train_test_split
+    if len(y) < 2:
+        raise UserError(f"an image folder needs at least 2 readable images to hold out a test split, got {len(y)}")
+    present = np.bincount(y)[np.bincount(y) > 0]
+    n_test = int(np.ceil(len(y) * fraction))
+    # Stratify when every class can give the test split an image and keep one (scikit-learn's condition).
+    stratify = y if present.min() >= 2 and len(present) <= min(n_test, len(y) - n_test) else None
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=fraction, random_state=0, stratify=stratify)
+    tr, te = np.sort(tr), np.sort(te)
+    return (x[tr], y[tr]), (x[te], y[te])
+
+
+def _rgb_bundle(train: tuple, test: tuple, cfg: DataConfig, classes: list[str], polarity: str) -> DataBundle:
+    """`image_bundle` for (N, 3, S, S) arrays: one mean and standard deviation over all channels (what
+    `dlp predict` applies), from the training split only."""
+    (xtr, ytr), (xva, yva) = carve_validation(train[0], train[1], cfg.val_fraction, cfg.split_seed)
+    xs = {k: torch.as_tensor(np.asarray(v, dtype=np.float32) / 255.0) for k, v in
+          (("train", xtr), ("val", xva), ("test", test[0]))}
+    mean, std = float(xs["train"].mean()), float(xs["train"].std())
+    splits = {k: Split((v - mean) / std, torch.as_tensor(np.asarray(y), dtype=torch.long))
+              for (k, v), y in zip(xs.items(), (ytr, yva, test[1]))}
+    size = int(xtr.shape[-1])
+    meta = {"task": "classification", "input": "image", "classes": classes, "num_classes": len(classes),
+            "in_channels": 3, "size": size, "native_size": size, "scale": 255.0, "mean": mean, "std": std,
+            "polarity": polarity}
+    return DataBundle("image-folder", splits, meta)
+
+
+@register_dataset("image-folder", "classification", "image",
+                  "your own images: data.options.path = a folder with one subfolder per class (PNG, JPEG, …); "
+                  "gray or RGB (data.options.channels), resized to the model's input size",
+                  "data.options.path (and optionally data.options.test_path)")
+def load_image_folder(cfg: DataConfig, size: int | None = None) -> DataBundle:
+    opts = _options(cfg)
+    size = size or opts["size"]
+    root = opts["path"]
+    classes, files = scan(root)
+    x, y, skipped = read_images(files, size, opts["channels"])
+    report_skipped(skipped, root)
+    if not len(y):
+        raise UserError(f"none of the {len(files)} image files in {root} could be read; {LAYOUT.format(root=root)}")
+    if opts["test_path"]:
+        troot = Path(opts["test_path"]).expanduser()
+        _, tfiles = scan(troot, classes)
+        xte, yte, tskipped = read_images(tfiles, size, opts["channels"])
+        report_skipped(tskipped, troot)
+        if not len(yte):
+            raise UserError(f"none of the {len(tfiles)} image files in the test folder {troot} could be read")
+        train, test = (x, y), (xte, yte)
+        skipped = skipped + tskipped
+    else:
+        train, test = _split_test(x, y, opts["test_fraction"])
+    try:
+        if opts["channels"] == 1:
+            bundle = image_bundle("image-folder", train, test, cfg, classes, scale=255.0,
+                                  polarity=opts["polarity"], size=None)
+        else:
+            bundle = _rgb_bundle(train, test, cfg, classes, opts["polarity"])
+    except ValueError as e:  # scikit-learn: a class too small for a stratified validation split
+        raise UserError(f"image folder {root}: cannot carve a validation split ({e}); add images to the "
+                        "smallest classes or set data.val_fraction=0") from None
+    bundle.meta.update({"root": str(root), "skipped_files": len(skipped)})
+    return bundle
