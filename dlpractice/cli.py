@@ -158,8 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common_run(p)
     p.set_defaults(func=cmd_demo)
 
+    from .fetch import add_commands as add_fetch
     from .serve.cli import add_commands
+    from .serve.submit import add_commands as add_submit
     add_commands(sub)
+    add_submit(sub)
+    add_fetch(sub)
     return parser
 
 

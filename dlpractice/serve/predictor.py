@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 from ..config import from_dict
+from ..data import kaggle  # noqa: F401  (registers the tabular-derived input kind of Titanic / Otto runs)
 from ..errors import UserError
 from ..models import build_model
 from ..train.rundir import Run
