@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="the lesson's short version (fewer epochs, a subset)")
     p.set_defaults(func=cmd_lesson)
 
-    p = sub.add_parser("demo", help="train lenet_bn on the embedded digits (about 30 s on 2 cores)",
+    p = sub.add_parser("demo", help="train lenet_bn on the embedded digits (about 10 s on 2 cores)",
                        formatter_class=HELP)
     _add_common_run(p)
     p.set_defaults(func=cmd_demo)
