@@ -36,8 +36,8 @@ from ..errors import UserError
 from ..registry import Registry
 from ..fetch import COMPETITIONS, how_to_get
 from .paths import find_data
-from .registry import DataBundle, carve_validation, register_dataset
-from .tabular import (Table, TabularPrep, _check_options, _floats, _is_missing, _strings, read_csv, split_rows,
+from .registry import DataBundle, carve_validation, check_options, register_dataset
+from .tabular import (Table, TabularPrep, _floats, _is_missing, _strings, read_csv, split_rows,
                       tabular_bundle)
 
 
@@ -294,7 +294,7 @@ def derived_bundle(name: str, raw: Table, target: str, id_col: str, derive: str,
                   "kaggle competitions download -c titanic → <data-dir>/titanic")
 def load_titanic(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    _check_options(opts, KAGGLE_OPTIONS, "titanic")
+    check_options(opts, KAGGLE_OPTIONS, "titanic")
     folder = competition_dir("titanic")
     train, test = _read_cached(folder / "train.csv"), read_csv(folder / "test.csv")
     _need(train, ["Survived"], "Titanic train")
@@ -308,7 +308,7 @@ def load_titanic(cfg: DataConfig) -> DataBundle:
                   "kaggle competitions download -c otto-group-product-classification-challenge → <data-dir>/otto")
 def load_otto(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    _check_options(opts, KAGGLE_OPTIONS | {"transform"}, "otto")
+    check_options(opts, KAGGLE_OPTIONS | {"transform"}, "otto")
     train = _read_cached(competition_file("otto", "train"))
     _need(train, ["id", "target"], "Otto train")
     return derived_bundle("otto", train, "target", "id", "otto", {"transform": opts.pop("transform", "log1p")},

@@ -56,6 +56,17 @@ def register_dataset(name: str, task: str, input: str, description: str, source:
     return deco
 
 
+def check_options(opts: dict, allowed, dataset: str) -> None:
+    """Refuse unknown `data.options` keys of a data set, suggesting the closest known one."""
+    import difflib
+    for key in opts:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UserError(f"data set '{dataset}' has no option data.options.{key}{hint}; "
+                            f"it accepts: {', '.join(sorted(allowed))}")
+
+
 def carve_validation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, fraction: float,
                      seed: int, stratify: bool = True):
     """Split train into (train, validation) with a fixed seed, stratified by label when asked."""

@@ -33,7 +33,7 @@ import torch
 from ..config import DataConfig
 from ..errors import UserError
 from .paths import find_data
-from .registry import DataBundle, Split, carve_validation, register_dataset
+from .registry import DataBundle, Split, carve_validation, check_options, register_dataset
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared lower-cased, stripped
 
@@ -61,13 +61,6 @@ OPTIONS = {
 }
 
 
-def _check_options(opts: dict, allowed: set[str], dataset: str) -> None:
-    for key in opts:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UserError(f"data set '{dataset}' has no option data.options.{key}{hint}; "
-                            f"it accepts: {', '.join(sorted(allowed))}")
 
 
 def _is_missing(value: str) -> bool:
@@ -468,7 +461,7 @@ SPLIT_OPTIONS = {"test_fraction", "test_seed", "folds", "fold", "standardize", "
                   "a local CSV file, plain or .gz")
 def load_csv(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    _check_options(opts, set(OPTIONS), "csv")
+    check_options(opts, set(OPTIONS), "csv")
     if not opts.get("path"):
         raise UserError("data set 'csv' needs data.options.path, e.g. --set data.options.path=train.csv "
                         "(and data.options.target=COLUMN; see `dlp datasets`)")
@@ -491,7 +484,7 @@ def diabetes_file() -> Path:
                   "hunkim/PyTorchZeroToAll data/diabetes.csv.gz in <data-dir>/diabetes")
 def load_diabetes(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    _check_options(opts, SPLIT_OPTIONS, "diabetes")
+    check_options(opts, SPLIT_OPTIONS, "diabetes")
     names = [f"c{i}" for i in range(8)] + ["diabetes"]
     table = read_csv(diabetes_file(), header=False, names=names)
     return tabular_bundle("diabetes", table, {**opts, "target": "diabetes", "task": "binary"}, cfg)
@@ -504,7 +497,7 @@ def load_diabetes(cfg: DataConfig) -> DataBundle:
 def load_breast_cancer(cfg: DataConfig) -> DataBundle:
     from sklearn.datasets import load_breast_cancer as sk_load
     opts = dict(cfg.options)
-    _check_options(opts, SPLIT_OPTIONS, "breast-cancer")
+    check_options(opts, SPLIT_OPTIONS, "breast-cancer")
     d = sk_load()
     names = [str(n) for n in d.feature_names]
     classes = [str(c) for c in d.target_names]  # 0 malignant, 1 benign
@@ -515,7 +508,7 @@ def load_breast_cancer(cfg: DataConfig) -> DataBundle:
 
 def _toy(name: str, cfg: DataConfig, x_name: str, y_name: str, train: tuple, test: tuple, task: str,
          note: str) -> DataBundle:
-    _check_options(dict(cfg.options), set(), name)
+    check_options(dict(cfg.options), set(), name)
     xs = [*train[0], *test[0]]
     ys = [*train[1], *test[1]]
     table = Table([x_name, y_name], {x_name: np.array([str(v) for v in xs], dtype=object),

@@ -35,7 +35,7 @@ from sklearn.model_selection import train_test_split
 from ..config import DataConfig
 from ..errors import UserError
 from .paths import find_data
-from .registry import DataBundle, Split, carve_validation, register_dataset
+from .registry import DataBundle, Split, carve_validation, check_options, register_dataset
 
 PAD, UNK = 0, 1
 UNKNOWN_POLICIES = ("unk", "drop", "error")
@@ -59,13 +59,6 @@ CSV_OPTIONS = {
 }
 
 
-def _check_options(opts: dict, allowed: dict, dataset: str) -> None:
-    for key in opts:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UserError(f"data set '{dataset}' has no option data.options.{key}{hint}; "
-                            f"it accepts: {', '.join(sorted(allowed))}")
 
 
 # -- normalisation and vocabulary --------------------------------------------------------------------
@@ -226,7 +219,7 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
                   "hunkim/PyTorchZeroToAll data/names_{train,test}.csv.gz in <data-dir>/names")
 def load_names(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    _check_options(opts, TEXT_OPTIONS, "names")
+    check_options(opts, TEXT_OPTIONS, "names")
     folder = find_data("names", NAMES_FILES, how_to_get=NAMES_HOW)
     train, test = read_pairs(folder / NAMES_FILES[0]), read_pairs(folder / NAMES_FILES[1])
     classes = sorted({c for _, c in train})
@@ -259,7 +252,7 @@ def _fixed_test_split(y: np.ndarray, opts: dict) -> tuple[np.ndarray, np.ndarray
                   "PyTorch tutorials data.zip data/names/*.txt in <data-dir>/names/tutorial")
 def load_names_tutorial(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    _check_options(opts, {**TEXT_OPTIONS, **SPLIT_OPTIONS}, "names-tutorial")
+    check_options(opts, {**TEXT_OPTIONS, **SPLIT_OPTIONS}, "names-tutorial")
     files = [f"{lang}.txt" for lang in TUTORIAL_LANGUAGES]
     folder = find_data("names/tutorial", files, how_to_get=TUTORIAL_HOW)
     texts, labels, where = [], [], []
@@ -307,7 +300,7 @@ def _column(ref, header: list[str] | None, width: int, option: str, path: Path) 
                   "a local CSV file, plain or .gz")
 def load_text_csv(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    _check_options(opts, {**TEXT_OPTIONS, **SPLIT_OPTIONS, **CSV_OPTIONS}, "text-csv")
+    check_options(opts, {**TEXT_OPTIONS, **SPLIT_OPTIONS, **CSV_OPTIONS}, "text-csv")
     if not opts.get("path"):
         raise UserError("data set 'text-csv' needs data.options.path, e.g. --set data.options.path=names.csv "
                         "(and data.options.text_column / label_column; see `dlp datasets`)")
