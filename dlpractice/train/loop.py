@@ -179,7 +179,7 @@ class Trainer:
         self.model.train()
         total = len(self.loader)
         bar = tqdm(self.loader.batches(self.epoch, self.batch), total=total, initial=self.batch,
-                   desc=f"epoch {self.epoch}", unit="batch", leave=False,
+                   desc=f"epoch {self.epoch}", unit="ex", unit_scale=self.cfg.data.batch_size, leave=False,
                    disable=not self.cfg.log.progress or not sys.stderr.isatty())
         for xb, yb in bar:
             xb, yb = _to(xb, yb, self.device, self.cfg)
