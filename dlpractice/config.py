@@ -94,7 +94,6 @@ class RunConfig:
         return tomli_w.dumps(self.to_dict())
 
 
-SECTIONS = {f.name: f.type for f in fields(RunConfig)}
 _SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
                   "schedule": ScheduleConfig, "train": TrainConfig, "log": LogConfig}
 
@@ -198,7 +197,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if base:
         from_dict(base, cfg)
     if path is not None:
-        d = {k: v for k, v in load_toml(path).items() if k in _SECTION_TYPES or k not in ("lesson", "variants")}
+        d = {k: v for k, v in load_toml(path).items() if k not in ("lesson", "variants")}
         from_dict(d, cfg)
     return apply_overrides(cfg, overrides or [])
 

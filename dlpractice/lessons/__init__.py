@@ -47,10 +47,6 @@ def lesson_path(name: str | int) -> Path:
                     f"({', '.join(sorted(q.stem for q in HERE.glob('*.toml') if q.stem != 'index'))}) or a TOML path")
 
 
-def _child_dir(parent: Path, name: str) -> Path:
-    return parent / name
-
-
 def run_train(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> tuple[dict, Path]:
     from ..train.loop import train
     run = train(load_config(path, overrides), out=out)
@@ -80,7 +76,7 @@ def run_compare(lesson: dict, path: Path, overrides: list[str], out: Path | None
     result, folders = {}, []
     for v in variants:
         cfg = load_config(path, list(v.get("set", [])) + overrides)
-        run = train(cfg, out=_child_dir(parent, v["name"]))
+        run = train(cfg, out=parent / v["name"])
         folders.append(run.folder)
         for k, val in run.summary["metrics"].items():
             result[f"{v['name']}.{k}"] = val
@@ -99,7 +95,7 @@ def run_cv(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> 
     for i in range(k):
         cfg = load_config(path, overrides)
         cfg.data.options = {**cfg.data.options, "folds": k, "fold": i}
-        run = train(cfg, out=_child_dir(parent, f"fold{i}"))
+        run = train(cfg, out=parent / f"fold{i}")
         for m, v in run.summary["metrics"].items():
             per_fold.setdefault(m, []).append(v)
     result = {}
