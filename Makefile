@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: a bare requirement would pull a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q numpy
+	# visdom's sdist imports pkg_resources at build time: build it against setuptools<81
+	$(BIN)/pip install -q "setuptools<81" wheel
+	$(BIN)/pip install -q --no-build-isolation visdom==0.2.4
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
