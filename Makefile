@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q "setuptools<81" wheel
 	$(BIN)/pip install -q --no-build-isolation visdom==0.2.4
 	$(BIN)/pip install -q -e '.[dev]'
+	# visdom's page scripts from the npm registry (pinned, sha512-checked) so `dlp board --visdom` works offline
+	$(BIN)/python -m dlpractice.track.visdom_assets
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -115,6 +115,19 @@ def _add_common_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set optim.lr=0.05 --set train.epochs=3 (repeatable)")
     p.add_argument("--out", default=None, help="run folder to create (default: runs/<name>-<UTC time>)")
+    p.add_argument("--log", action=_LogAction, metavar="LIST",
+                   help="loggers besides the console line, e.g. csv,tensorboard,visdom (CSV is always on); "
+                        "same as --set log.loggers=[...] (default: log.loggers)")
+
+
+class _LogAction(argparse.Action):
+    """`--log a,b` becomes the override `log.loggers=["console", "a", "b"]`, in order among the --set."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        names = ["console", *(n.strip() for n in values.split(",") if n.strip())]
+        items = list(getattr(namespace, "set", None) or [])  # a copy: never append to the shared default
+        items.append("log.loggers=" + repr(list(dict.fromkeys(names))).replace("'", '"'))
+        setattr(namespace, "set", items)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,10 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .fetch import add_commands as add_fetch
     from .serve.cli import add_commands
+    from .serve.sample_cli import add_commands as add_sample
+    from .serve.serve_cli import add_commands as add_serve
     from .serve.submit import add_commands as add_submit
+    from .track.track_cli import add_commands as add_track
     add_commands(sub)
     add_submit(sub)
+    add_sample(sub)
+    add_serve(sub)
     add_fetch(sub)
+    add_track(sub)
     return parser
 
 

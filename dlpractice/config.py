@@ -72,10 +72,24 @@ class TrainConfig:
 
 @dataclass
 class LogConfig:
-    loggers: list = _f(["console", "csv"], "loggers: console, csv (always on)")
+    loggers: list = _f(["console", "csv"], "loggers: console, csv (always on), tensorboard (event files "
+                       "in the run folder), visdom (live curves at $DLP_VISDOM, default http://127.0.0.1:8097)")
     runs_dir: str = _f("runs", "folder that holds run folders")
     name: str = _f("", "run folder name prefix (default: model-dataset)")
     progress: bool = _f(True, "progress bar during each epoch")
+
+
+@dataclass
+class GanConfig:
+    discriminator: str = _f("dcgan_d", "generation runs: the registered discriminator (see `dlp models`)")
+    d_args: dict = _f({}, "keyword arguments for the discriminator builder")
+    d_lr: float = _f(0.0, "discriminator learning rate (0: optim.lr, the same for both players as in DCGAN)", min=0.0)
+    real_label: float = _f(1.0, "D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016)", min=0.0)
+    ema: float = _f(0.999, "decay per step of the generator weights' moving average that draws samples and scores "
+                    "(Yazıcı et al. 2019), shorter in the first steps; 0: the raw generator", min=0.0)
+    eval_samples: int = _f(10000, "generated images scored each epoch (FID, Inception-style score, class shares)", min=100)
+    grid: int = _f(64, "images in each epoch's sample grid, all from one fixed noise batch", min=1)
+    scorer_set: list = _f([], "overrides of the score's classifier recipe lessons/gan_scorer.toml (a changed recipe is cached apart)")
 
 
 @dataclass
@@ -86,6 +100,7 @@ class RunConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    gan: GanConfig = field(default_factory=GanConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -95,7 +110,7 @@ class RunConfig:
 
 
 _SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig,
-                  "schedule": ScheduleConfig, "train": TrainConfig, "log": LogConfig}
+                  "schedule": ScheduleConfig, "train": TrainConfig, "log": LogConfig, "gan": GanConfig}
 
 
 def _all_keys() -> list[str]:

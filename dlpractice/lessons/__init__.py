@@ -155,6 +155,8 @@ def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | P
     report = {"lesson": str(path.name), "title": lesson.get("title", ""), "quick": quick,
               "expect": lesson.get("expect"), "anchor": lesson.get("anchor", ""), "met": ok, "line": line}
     write_json(Path(folder) / "lesson.json", report)
+    from ..track.report import refresh_reports
+    refresh_reports(Path(folder))  # report.html now shows the lesson's expectation and anchor
     print(json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float, str))}, indent=1)
           if lesson["kind"] != "train" else "", end="")
     if line:

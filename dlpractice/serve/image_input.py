@@ -14,13 +14,13 @@ from .inputs import register_input
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 
 
-def load_image(source, meta: dict, name: str = "image") -> torch.Tensor:
+def load_image(source, meta: dict, name: str = "image", max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """One image (path or file-like) → (1, C, S, S) tensor prepared exactly like the training data."""
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(source) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise UserError(f"{name} is {im.width}×{im.height}: too large (at most {MAX_PIXELS:,} pixels)")
+            if im.width * im.height > max_pixels:
+                raise UserError(f"{name} is {im.width}×{im.height}: too large (at most {max_pixels:,} pixels)")
             im.load()
             channels = int(meta.get("in_channels", 1))
             img = im.convert("RGB" if channels == 3 else "L")
@@ -28,6 +28,8 @@ def load_image(source, meta: dict, name: str = "image") -> torch.Tensor:
         raise UserError(f"image not found: {name}") from None
     except IsADirectoryError:
         raise UserError(f"{name} is a folder, not an image file") from None
+    except Image.DecompressionBombError:  # PIL refuses > 2 × its own pixel limit while opening
+        raise UserError(f"{name} is too large (at most {max_pixels:,} pixels)") from None
     except UnidentifiedImageError:
         raise UserError(f"{name} is not an image PIL can read (PNG, JPEG, BMP, GIF, ...)") from None
     except (OSError, SyntaxError, ValueError) as e:

@@ -49,7 +49,10 @@ class Predictor:
     def predict(self, inputs: list[str], top: int = 3) -> list[dict]:
         """Top-k classes with probabilities per input (classification), or the value (regression)."""
         x, labels = self.prepare(inputs)
-        out = self.model(x)
+        return self.describe(self.model(x), labels, top)
+
+    def describe(self, out: torch.Tensor, labels: list[str], top: int = 3) -> list[dict]:
+        """Model outputs (B, ...) → one result per input: top-k classes, or the regression value."""
         if self.task.probabilities is None:
             return [{"input": lab, "value": v.tolist() if v.numel() > 1 else float(v)} for lab, v in zip(labels, out)]
         probs = self.task.probabilities(out)

@@ -23,18 +23,27 @@ from .inputs import register_input
 
 @register_input("tabular")
 def tabular_rows(meta: dict, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
+    state = _state(meta)
+    if len(inputs) != 1:
+        raise UserError(f"give one CSV file of rows to score (--csv rows.csv); got {len(inputs)} inputs")
+    return table_features(meta, read_csv(Path(inputs[0]), header=state.get("header", True)))
+
+
+def _state(meta: dict) -> dict:
     state = meta.get("tabular")
     if not state:
         raise UserError("this run's data has no saved tabular preprocessing (meta['tabular']); retrain it "
                         "with a tabular data set (csv, diabetes, breast-cancer, ...)")
-    if len(inputs) != 1:
-        raise UserError(f"give one CSV file of rows to score (--csv rows.csv); got {len(inputs)} inputs")
-    path = Path(inputs[0])
+    return state
+
+
+def table_features(meta: dict, table: Table) -> tuple[torch.Tensor, list[str]]:
+    """Rows read like the training file (by name with a header; by position, with or without the
+    target, without one) → (features, row labels). Shared by `dlp predict --csv` and `dlp serve`
+    (whose JSON rows may name the columns of a run trained without a header: c0, c1, ...)."""
+    state = _state(meta)
     columns, target = state["columns"], state.get("target")
-    if state.get("header", True):
-        table = read_csv(path, header=True)
-    else:
-        table = read_csv(path, header=False)
+    if not state.get("header", True) and not table.header:
         width = len(table.columns)
         without_target = [c for c in columns if c != target]
         if width == len(columns):
@@ -42,9 +51,10 @@ def tabular_rows(meta: dict, inputs: list[str]) -> tuple[torch.Tensor, list[str]
         elif width == len(without_target):
             names = without_target
         else:
-            raise UserError(f"{path} has {width} columns, but this run was trained on a CSV without a header with "
-                            f"{len(columns)} columns ({len(without_target)} features and the target '{target}'); "
-                            f"give rows of {len(columns)} columns, or {len(without_target)} without the target")
+            raise UserError(f"{table.source or 'the input'} has {width} columns, but this run was trained on a CSV "
+                            f"without a header with {len(columns)} columns ({len(without_target)} features and the "
+                            f"target '{target}'); give rows of {len(columns)} columns, or {len(without_target)} "
+                            "without the target")
         table = Table(list(names), {n: table.data[c] for n, c in zip(names, table.columns)}, table.lines,
                       table.source, header=False)
     x = TabularPrep.from_meta(state).transform(table)

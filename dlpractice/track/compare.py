@@ -55,7 +55,9 @@ def compare_runs(folders: list[Path], png: Path, title: str = "") -> list[dict]:
                     pts = [(e, max(v, floor)) for e, v in pts]
                 ax.plot(*zip(*pts), ls=ls, markevery=max(1, len(pts) // 12) if len(pts) > 1 else None,
                         label=f"{folder.name} {split}", **style)
+        best_val = (summary.get("best_val") or {}).get(primary)
         rows.append({"run": folder.name, "model": summary["model"], "best_epoch": summary["best_epoch"],
+                     **({f"val_{primary}": best_val} if best_val is not None else {}),
                      **{f"test_{k}": v for k, v in summary["metrics"].items()},
                      "wall_seconds": summary["wall_seconds"]})
     split_note = ["solid: train"] + (["dashed: validation"] if has_val else [])
@@ -75,3 +77,25 @@ def compare_runs(folders: list[Path], png: Path, title: str = "") -> list[dict]:
     fig.savefig(png, dpi=110)
     plt.close(fig)
     return rows
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_differences(folders: list[Path], ignore: tuple = ("log.",)) -> list[dict]:
+    """The settings whose values differ between the runs' config.toml: one row per setting with a
+    column per run (a setting missing in a run shows as None). Logging settings are left out."""
+    import tomllib
+    configs = [_flat(tomllib.loads((Path(f) / "config.toml").read_text(encoding="utf-8"))) for f in folders]
+    keys = sorted({k for c in configs for k in c if not k.startswith(ignore)})
+    names = [Path(f).name for f in folders]
+    names = names if len(set(names)) == len(names) else [str(f) for f in folders]  # same names, other parents
+    return [{"setting": k, **{n: c.get(k) for n, c in zip(names, configs)}}
+            for k in keys if len({repr(c.get(k)) for c in configs}) > 1]

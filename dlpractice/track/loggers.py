@@ -62,9 +62,20 @@ class ConsoleLogger(Logger):
         print(" | ".join(parts), flush=True)
 
 
-LOGGERS: Registry[type] = Registry("logger")
+def _lazy(module: str, cls: str):
+    """A logger factory that imports its module only when a run asks for it (tensorboard and visdom are
+    heavy imports that a CSV-only run should not pay for)."""
+    def make():
+        import importlib
+        return getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+    return make
+
+
+LOGGERS: Registry = Registry("logger")
 LOGGERS.add("csv", CsvLogger)
 LOGGERS.add("console", ConsoleLogger)
+LOGGERS.add("tensorboard", _lazy("tensorboard_logger", "TensorBoardLogger"))
+LOGGERS.add("visdom", _lazy("visdom_logger", "VisdomLogger"))
 
 
 def read_metrics(folder: Path) -> list[dict]:

@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..models import MODELS, build_model, count_params
 from ..track.loggers import LOGGERS
 from ..track.plots import plot_curves
+from ..track.report import report_at_end
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .device import choose_device
 from .optim import build_optimizer, build_schedule
@@ -264,6 +265,7 @@ class Trainer:
             summary["test_accuracy"] = metrics["accuracy"]
         write_json(self.folder / "summary.json", summary)
         plot_curves(self.folder, f"{self.spec.name} on {self.data.name}", self.best_epoch)
+        report_at_end(self.folder)  # report.html: curves, final metrics, overfitting note
         for lg in self.loggers:
             lg.end(summary)
         return Run(self.folder)
@@ -271,6 +273,9 @@ class Trainer:
 
 def train(cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
     """Train `cfg` into a new run folder (`out`, or runs/<name>-<UTC time>) and return the Run."""
+    if MODELS.get(cfg.model.name).task == "generation":  # two players, two optimizers: their own loop
+        from .adversarial import train_gan
+        return train_gan(cfg, out, loggers)
     folder = plan_run_dir(cfg, out)
     trainer = Trainer(cfg, folder, loggers=loggers)  # data, model and optimizer checked before any write
     make_run_dir(folder, cfg)
@@ -287,4 +292,7 @@ def resume(folder: str | Path, loggers=None) -> Run:
     cfg = from_dict(ck["config"])
     if ck["epoch"] > cfg.train.epochs:
         print(f"{folder} already finished all {cfg.train.epochs} epochs; nothing to resume", flush=True)
+    if MODELS.get(cfg.model.name).task == "generation":
+        from .adversarial import resume_gan
+        return resume_gan(folder, ck, cfg, loggers)
     return Trainer(cfg, folder, resume=ck, loggers=loggers).fit()

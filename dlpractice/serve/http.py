@@ -1,0 +1,417 @@
+"""The HTTP service of `dlp serve`: POST /predict, GET /health and /model, the web page and /openapi.json.
+
+`build_app(predictor)` returns a FastAPI app around a model rebuilt from a run folder
+(`dlpractice.serve.predictor.Predictor`). What `POST /predict` takes depends on the run's input kind
+(a reader per kind, in `READERS`):
+- image runs: the image file as the body (Content-Type image/png, image/jpeg, ... or
+  application/octet-stream), or a multipart form with one or more files;
+- tabular runs: JSON `{"rows": [...]}` (or the bare list), each row an object {column: value} as in a
+  CSV with a header, or a list of values in the training CSV's column order (runs trained without a header);
+- sequence runs: a JSON list of strings (or `{"texts": [...]}`).
+Inputs are prepared by the very converters `dlp predict` uses, so both give the same answer.
+
+Bad input is a 4xx with `{"error": "..."}`, never a 5xx: 400 unreadable JSON or form, 413 a body over
+`max_bytes` or an image over `max_pixels`, 415 a body of the wrong kind for this run, 422 a well-formed
+request the model cannot take (a truncated PNG, an empty name, a missing column, ...).
+
+Concurrent requests share forward passes (`MicroBatcher`): while the model computes one batch, the
+requests that arrive queue up and go together into the next one, so a lone request waits for nothing
+and a busy server runs fewer, larger batches (bench/serve_load.py measures both).
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import UserError
+from ..registry import Registry
+
+PAGE_FILES = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript"),
+              "/page.css": ("page.css", "text/css")}
+# The page may load only what this server serves: no CDN, font or script from elsewhere.
+CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+       "connect-src 'self'; frame-ancestors 'none'")
+
+
+@dataclass
+class Limits:
+    """What one request may hold; larger requests get a 413 / 422 before any model work."""
+    max_bytes: int = 4 * 1024 * 1024   # request body, bytes
+    max_pixels: int = 4_000_000        # per image, width × height (before the resize to the model's input)
+    max_items: int = 256               # images, rows or strings per request
+    max_chars: int = 256               # per string of a sequence run (a GRU step per character)
+
+
+class HTTPError(Exception):
+    """A request the server refuses: status code and a message naming the problem and the fix."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass
+class Payload:
+    """A /predict body, decoded as far as its Content-Type says: uploaded files, or a JSON value."""
+    content_type: str
+    files: list[tuple[str, bytes]] | None = None
+    data: Any = None
+    is_json: bool = False
+
+
+Reader = Callable[[dict, Payload, Limits], tuple[torch.Tensor, list[str]]]
+READERS: Registry[Reader] = Registry("input kind served over HTTP")
+HOW = {}  # input kind → one line on what /predict takes (error messages, /model, the page)
+
+
+def register_reader(kind: str, how: str):
+    def deco(fn: Reader) -> Reader:
+        READERS.add(kind, fn)
+        HOW[kind] = how
+        return fn
+    return deco
+
+
+def _need_json(payload: Payload, kind: str) -> Any:
+    if not payload.is_json:
+        raise HTTPError(415, f"this {kind} run takes JSON (Content-Type: application/json): {HOW[kind]}; "
+                             f"got {payload.content_type or 'no Content-Type'}")
+    return payload.data
+
+
+def _items(value, what: str, limits: Limits, key: str) -> list:
+    if isinstance(value, dict) and set(value) == {key}:
+        value = value[key]
+    if not isinstance(value, list):
+        raise HTTPError(422, f"expected a JSON list of {what} (or {{\"{key}\": [...]}}); got {type(value).__name__}")
+    if not value:
+        raise HTTPError(422, f"the list of {what} is empty: give at least one")
+    if len(value) > limits.max_items:
+        raise HTTPError(413, f"{len(value)} {what} in one request; at most {limits.max_items}: split the request")
+    return value
+
+
+@register_reader("image", "the image file as the body (image/png, image/jpeg, ...), or a multipart form of files")
+def read_images(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
+    from .image_input import load_image
+    if payload.files is None:
+        raise HTTPError(415, f"this image run takes {HOW['image']}; got {payload.content_type or 'no Content-Type'}")
+    if not payload.files:
+        raise HTTPError(422, "no image in the request: send a PNG or JPEG file")
+    if len(payload.files) > limits.max_items:
+        raise HTTPError(413, f"{len(payload.files)} images in one request; at most {limits.max_items}")
+    xs = []
+    for name, data in payload.files:
+        try:
+            xs.append(load_image(io.BytesIO(data), meta, name, limits.max_pixels))
+        except UserError as e:
+            raise HTTPError(413 if "too large" in str(e) else 422, str(e)) from None
+        except Exception as e:  # an untrusted file: any decoder failure (struct.error, ...) is bad input
+            raise HTTPError(422, f"{name} could not be decoded as an image ({type(e).__name__})") from None
+    return torch.cat(xs), [name for name, _ in payload.files]
+
+
+def _cell(v, i: int, col) -> str:
+    """A JSON cell → the text a CSV cell would hold (null → empty, i.e. missing)."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float, str)):
+        return str(v)
+    raise HTTPError(422, f"row {i + 1}, column {col!r}: expected a number, a string or null; "
+                         f"got {type(v).__name__}")
+
+
+def rows_table(rows: list, header: bool, source: str = "the request"):
+    """JSON rows (objects by column name, or lists by position) → a `Table` as `read_csv` would give."""
+    from ..data.tabular import Table
+    if all(isinstance(r, dict) for r in rows):
+        columns = list(dict.fromkeys(c for r in rows for c in r))
+        data = {c: np.array([_cell(r.get(c), i, c) for i, r in enumerate(rows)], dtype=object) for c in columns}
+        return Table(columns, data, None, source, header=True)
+    if all(isinstance(r, list) for r in rows):
+        width = len(rows[0])
+        for i, r in enumerate(rows):
+            if len(r) != width:
+                raise HTTPError(422, f"row {i + 1} has {len(r)} values but row 1 has {width}: every row needs the same")
+        if header:
+            raise HTTPError(422, "this run was trained on a CSV with a header: give each row as an object "
+                                 "{column: value}")
+        data = {f"c{j}": np.array([_cell(r[j], i, j) for i, r in enumerate(rows)], dtype=object)
+                for j in range(width)}
+        return Table(list(data), data, None, source, header=False)
+    raise HTTPError(422, "each row must be a JSON object {column: value} (or, for runs trained without a header, "
+                         "a list of values); do not mix the two")
+
+
+@register_reader("tabular", 'JSON {"rows": [{"column": value, ...}, ...]} (lists of values for runs trained '
+                            'on a CSV without a header)')
+def read_rows(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
+    from .tabular_input import table_features
+    rows = _items(_need_json(payload, "tabular"), "rows", limits, "rows")
+    return table_features(meta, rows_table(rows, (meta.get("tabular") or {}).get("header", True)))
+
+
+@register_reader("tabular-derived", 'JSON {"rows": [{"column": value, ...}, ...]}: raw rows as in the '
+                                    "competition's test CSV")
+def read_raw_rows(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
+    from ..data.kaggle import derived_features
+    rows = _items(_need_json(payload, "tabular-derived"), "rows", limits, "rows")
+    table = rows_table(rows, True)
+    id_col = meta["tabular"].get("id")
+    labels = ([str(v) for v in table.data[id_col]] if id_col in table.data
+              else [f"row {i + 1}" for i in range(len(table))])
+    return derived_features(meta, table), labels
+
+
+@register_reader("sequence", 'a JSON list of strings, e.g. ["Nakamura", "Müller"]')
+def read_strings(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
+    from .inputs import INPUT_KINDS
+    texts = _items(_need_json(payload, "sequence"), "strings", limits, "texts")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise HTTPError(422, f"item {i + 1} is a {type(t).__name__}, not a string: send a list of strings")
+        if len(t) > limits.max_chars:
+            raise HTTPError(413, f"string {i + 1} has {len(t)} characters; at most {limits.max_chars}")
+    return INPUT_KINDS.get("sequence")(meta, texts)
+
+
+# -- micro-batching -----------------------------------------------------------------------------------------
+def stack(xs: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate request batches; id sequences of different lengths are right-padded with 0 (padding),
+    which the sequence models ignore (they recover each length as the count of non-zero ids)."""
+    width = max(x.shape[-1] for x in xs)
+    if any(x.shape[1:] != xs[0].shape[1:] for x in xs):
+        xs = [F.pad(x, (0, width - x.shape[-1])) for x in xs]
+    return torch.cat(xs)
+
+
+@dataclass
+class MicroBatcher:
+    """Runs `fn(batch)` on one worker thread; requests that arrive while it computes go together into
+    the next call (up to `max_rows` rows). `max_rows` = 1 turns batching off."""
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    max_rows: int = 64
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="model"))
+    batches: int = 0     # forward passes run
+    requests: int = 0    # requests answered
+    _queue: asyncio.Queue | None = None
+    _worker: asyncio.Task | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first call, or a new event loop (e.g. a test client's per-request loop)
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._worker = loop.create_task(self._work())
+        fut = loop.create_future()
+        await self._queue.put((x, fut))
+        return await fut
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await self._queue.get()]
+            rows = len(items[0][0])
+            while rows < self.max_rows and not self._queue.empty():
+                items.append(self._queue.get_nowait())
+                rows += len(items[-1][0])
+            try:
+                out = await loop.run_in_executor(self.pool, self.fn, stack([x for x, _ in items]))
+            except Exception as e:  # noqa: BLE001  (handed to each waiting request, which reports it)
+                for _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(e)
+                continue
+            self.batches += 1
+            self.requests += len(items)
+            start = 0
+            for x, fut in items:
+                if not fut.done():
+                    fut.set_result(out[start:start + len(x)])
+                start += len(x)
+
+
+# -- request size limit -------------------------------------------------------------------------------------
+class RequestTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose Content-Length (or streamed body) exceeds `limit` bytes gets a 413
+    without being read further."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await _error(413, f"request body over {self.limit:,} bytes")(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise RequestTooLarge()
+            return message
+        await self.app(scope, limited, send)
+
+
+class AsciiJSON(JSONResponse):
+    """JSON with non-ASCII characters escaped: a label holding a lone surrogate (from a JSON "\\ud800"
+    escape or a file name) still encodes, where UTF-8 output would fail with a 500."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return AsciiJSON({"error": message}, status_code=status)
+
+
+def _first_bad(t: torch.Tensor) -> int:
+    return int((~torch.isfinite(t)).flatten(1).any(1).nonzero()[0, 0])
+
+
+# -- the app -----------------------------------------------------------------------------------------------
+async def _payload(request: Request, limits: Limits) -> Payload:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        form = await request.form(max_files=limits.max_items, max_fields=limits.max_items)
+        files = [(v.filename or k, await v.read()) for k, v in form.multi_items() if not isinstance(v, str)]
+        return Payload(ctype, files=files)
+    body = await request.body()
+    if ctype.startswith("image/") or ctype == "application/octet-stream":
+        return Payload(ctype, files=[("image", body)])
+    if ctype == "application/json" or ctype.endswith("+json"):
+        try:
+            return Payload(ctype, data=json.loads(body), is_json=True)
+        except (ValueError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
+            raise HTTPError(400, f"the body is not valid JSON ({type(e).__name__}: {str(e)[:80]})") from None
+    return Payload(ctype)
+
+
+def model_info(pred, limits: Limits) -> dict:
+    """What GET /model answers: task, classes, input, metrics and versions of the served run."""
+    meta, ck_summary = pred.meta, pred.run.summary
+    kind = meta["input"]
+    info = {"run": pred.run.folder.name, "model": pred.cfg.model.name, "dataset": pred.cfg.data.dataset,
+            "task": meta["task"], "input": kind, "how": HOW.get(kind, ""), "classes": meta.get("classes"),
+            "parameters": sum(p.numel() for p in pred.model.parameters()),
+            "metrics": {k: v for k, v in ck_summary.items() if k.startswith("test_")},
+            "primary_metric": ck_summary.get("primary_metric"), "best_epoch": ck_summary.get("best_epoch"),
+            "versions": {**(ck_summary.get("versions") or {}), "torch_serving": torch.__version__},
+            "limits": vars(limits)}
+    if kind == "image":
+        c, s = int(meta.get("in_channels", 1)), int(meta["size"])
+        info["input_shape"] = [c, s, s]
+        info["image"] = {"channels": c, "size": s, "native_size": int(meta["native_size"]),
+                         "polarity": meta.get("polarity")}
+    elif kind == "sequence":
+        info["input_shape"] = ["length"]
+        info["text"] = {"max_length": meta["text"].get("max_length", 0), "unknown": meta["text"].get("unknown")}
+    else:
+        state = meta.get("tabular") or {}
+        info["input_shape"] = [int(meta.get("in_features", 0))]
+        info["columns"] = ([{"name": c["name"], "type": "numeric"} for c in state.get("numeric", [])]
+                           + [{"name": c["name"], "type": "categorical", "categories": c["categories"]}
+                              for c in state.get("categorical", [])])
+        info["header"] = state.get("header", True)
+        if kind == "tabular-derived":  # raw competition rows: their columns are the pipeline's, not the model's
+            info["columns"] = None
+    return info
+
+
+def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAPI:
+    """The FastAPI app serving `pred` (a Predictor). Swagger UI and ReDoc are off (they load CDN assets);
+    the page at / and the OpenAPI document at /openapi.json are served from this process."""
+    limits = limits or Limits()
+    kind = pred.meta["input"]
+    reader = READERS.get(kind)
+    model = pred.model
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():  # per thread: the worker thread needs its own
+            return model(x)
+
+    batcher = MicroBatcher(forward, max_rows=max_batch)
+    info = model_info(pred, limits)
+    started = time.time()
+    app = FastAPI(title=f"dlp serve: {info['model']} on {info['dataset']}", docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json", version=str(info["versions"].get("dlpractice", "")),
+                  description=f"POST /predict takes {HOW.get(kind, '')}.")
+    app.state.batcher, app.state.info = batcher, info
+
+    @app.exception_handler(HTTPError)
+    async def _http_error(request, e: HTTPError):
+        return _error(e.status, e.message)
+
+    @app.exception_handler(UserError)
+    async def _user_error(request, e: UserError):
+        return _error(422, str(e))
+
+    @app.exception_handler(RequestTooLarge)
+    async def _too_large(request, e):
+        return _error(413, f"request body over {limits.max_bytes:,} bytes")
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "uptime_s": round(time.time() - started, 1), "requests": batcher.requests,
+                "batches": batcher.batches}
+
+    @app.get("/model")
+    async def model_endpoint() -> dict:
+        return info
+
+    body_doc = {"requestBody": {"required": True, "description": HOW.get(kind, ""), "content": {
+        "image": {"image/png": {"schema": {"type": "string", "format": "binary"}},
+                  "multipart/form-data": {"schema": {"type": "object", "properties": {
+                      "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}},
+        "sequence": {"application/json": {"schema": {"type": "array", "items": {"type": "string"}}}},
+    }.get(kind, {"application/json": {"schema": {"type": "object", "properties": {
+        "rows": {"type": "array", "items": {"type": "object"}}}}}})}}
+
+    @app.post("/predict", openapi_extra=body_doc)
+    async def predict(request: Request, top: int = Query(3, ge=1, le=1000,
+                                                           description="classes per input")) -> list[dict]:
+        payload = await _payload(request, limits)
+        x, labels = await run_in_threadpool(reader, pred.meta, payload, limits)  # decoding off the event loop
+        if x.is_floating_point() and not torch.isfinite(x).all():
+            raise HTTPError(422, f"input {_first_bad(x) + 1} overflows float32 (a value beyond ±3.4e38)")
+        out = await batcher(x)
+        if not torch.isfinite(out).all():
+            raise HTTPError(422, f"the model's output for input {_first_bad(out) + 1} is not finite: its values are "
+                                 "far outside what the model was trained on")
+        return AsciiJSON(pred.describe(out, labels, top))
+
+    def page(name: str, media: str):
+        text = resources.files(__package__).joinpath(name).read_bytes()
+
+        async def serve_file():
+            return Response(text, media_type=media, headers={"Content-Security-Policy": CSP,
+                                                             "Cache-Control": "no-cache"})
+        return serve_file
+
+    for route, (name, media) in PAGE_FILES.items():
+        app.get(route, include_in_schema=False)(page(name, media))
+    app.add_middleware(BodyLimit, limit=limits.max_bytes)
+    return app

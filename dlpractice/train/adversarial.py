@@ -1,0 +1,301 @@
+"""The GAN's own small loop beside the main one: two players, two optimizers, the same run folder,
+loggers, checkpoints, Ctrl-C handling and exact resume as `loop.py` (STYLE.md principle 5)."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..config import RunConfig
+from ..data import load_dataset
+from ..data.loader import AUGMENTS, TensorLoader
+from ..errors import UserError
+from ..models import MODELS, build_model, count_params
+from ..track.gan_score import Reference, load_scorer, plot_class_shares, plot_gan_curves, save_grid
+from ..track.loggers import LOGGERS
+from ..track.report import report_at_end
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .device import choose_device
+from .loop import TrainingInterrupted, _StopFlag, seed_everything
+from .optim import build_optimizer, build_schedule
+from .rundir import Run, make_run_dir, plan_run_dir, versions, write_json
+
+
+def to_unit_range(x: torch.Tensor, meta: dict) -> torch.Tensor:
+    """Undo the data set's (x − mean) / std and map [0, 1] to [−1, 1], the range of the generator's tanh."""
+    return ((x * meta["std"] + meta["mean"]) * 2 - 1).clamp(-1, 1)
+
+
+@torch.no_grad()
+def generate(g: torch.nn.Module, noise: torch.Tensor, device, batch: int = 1000) -> torch.Tensor:
+    """Images (N ≥ 2, C, H, W) in [−1, 1] from noise (N, latent_dim), in chunks of about `batch`.
+
+    BatchNorm uses each chunk's own statistics, as G saw in training (and as PyTorch's DCGAN example
+    samples); the running averages are put back afterwards, so generating changes nothing."""
+    saved = {k: v.clone() for k, v in g.named_buffers()}
+    was = g.training
+    g.train()
+    chunks = noise.tensor_split(max(1, -(-len(noise) // batch)))     # near-equal sizes, none of one
+    out = torch.cat([g(z.to(device)).cpu() for z in chunks])
+    g.train(was)
+    with torch.no_grad():
+        for k, v in g.named_buffers():
+            v.copy_(saved[k])
+    return out
+
+
+class GanTrainer:
+    """One GAN run: generator (`model.name`), discriminator (`gan.discriminator`), their optimizers, the
+    fixed noise of the sample grid and of the score, and the state a checkpoint needs for exact resume."""
+
+    def __init__(self, cfg: RunConfig, folder: Path, resume: dict | None = None, loggers=None):
+        self.cfg, self.folder = cfg, folder
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        self.device = choose_device(cfg.train.device)
+        self.g_spec, self.d_spec = MODELS.get(cfg.model.name), MODELS.get(cfg.gan.discriminator)
+        if self.d_spec.task != "generation" or self.d_spec.input != "image":
+            raise UserError(f"gan.discriminator '{self.d_spec.name}' is not a discriminator; pick a generation "
+                            "model with image input, e.g. dcgan_d (see `dlp models`)")
+        data = load_dataset(cfg.data, self.d_spec.input_size)
+        if data.meta["input"] != "image":
+            raise UserError(f"a GAN learns images, but data set '{cfg.data.dataset}' holds {data.meta['input']} "
+                            "data; use an image data set such as fashion-mnist")
+        self.data = data
+        self.real = {k: to_unit_range(s.x, data.meta) for k, s in data.splits.items()}   # (N, C, H, W) in [−1, 1]
+        # The scorer first: training it on first use draws from the global RNG, seeded below for the GAN.
+        self.scorer = load_scorer(cfg.gan.scorer_set)
+        if self.scorer.meta["dataset"] != data.name:
+            raise UserError(f"the score's classifier was trained on {self.scorer.meta['dataset']}, not "
+                            f"{data.name}; set gan.scorer_set=['data.dataset=\"{data.name}\"'] to train one for it")
+        self.ref = Reference(self.scorer, self.real["test"], self.real["val"])
+        seed_everything(cfg.train.seed)
+        self.g_args = self.g_spec.resolve_args(data.meta, cfg.model.args)
+        if "channels" in self.g_spec.accepts():
+            self.g_args.setdefault("channels", data.meta["in_channels"])
+        self.d_args = self.d_spec.resolve_args(data.meta, cfg.gan.d_args)
+        self.g = build_model(self.g_spec.name, self.g_args).to(self.device)
+        self.d = build_model(self.d_spec.name, self.d_args).to(self.device)
+        # The generator that draws samples and scores: a moving average of G's weights, which wanders
+        # less than G itself between steps (Yazıcı et al. 2019); with gan.ema = 0 it is G.
+        self.g_ema = copy.deepcopy(self.g).requires_grad_(False)
+        self.latent = self.g.latent_dim
+        self.meta = {**data.meta, "task": "generation", "input": "noise", "latent_dim": self.latent,
+                     "pixel_range": [-1, 1]}
+        unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
+        if unknown:
+            raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
+        tr = data.splits["train"]
+        self.loader = TensorLoader(self.real["train"], tr.y, cfg.data.batch_size, shuffle=True, seed=cfg.train.seed,
+                                   augments=[AUGMENTS[a] for a in cfg.data.augment])
+        self.g_opt = build_optimizer(cfg.optim, self.g.parameters())
+        d_optim = dataclasses.replace(cfg.optim, lr=cfg.gan.d_lr or cfg.optim.lr)
+        self.d_opt = build_optimizer(d_optim, self.d.parameters())
+        self.g_sched = build_schedule(cfg.schedule, self.g_opt, cfg.train.epochs, len(self.loader))
+        self.d_sched = build_schedule(cfg.schedule, self.d_opt, cfg.train.epochs, len(self.loader))
+        # Fixed noise, from its own generator so it never moves the training RNG: the score's samples,
+        # whose first `gan.grid` make every epoch's grid (the same z, so the grids show progress).
+        gen = torch.Generator().manual_seed(cfg.train.seed + 1)
+        self.noise = torch.randn(max(cfg.gan.eval_samples, cfg.gan.grid), self.latent, generator=gen)
+        self.epoch, self.batch, self.step = 1, 0, 0
+        self.best_value, self.best_epoch, self.since_best = None, 0, 0
+        self.train_sums: dict = {}
+        self.steps_this_process = 0
+        if resume:
+            self._restore(resume)
+        self.loggers = loggers if loggers is not None else [LOGGERS.get(n)() for n in
+                                                             dict.fromkeys(["csv", *cfg.log.loggers])]
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _payload(self, fid: float | None) -> dict:
+        # "model" is the averaged generator, so Run.model() and `dlp sample` rebuild it from the folder alone.
+        return {"model": self.g_ema.state_dict(), "generator": self.g.state_dict(), "model_name": self.g_spec.name,
+                "model_args": self.g_args,
+                "discriminator": self.d.state_dict(), "d_name": self.d_spec.name, "d_args": self.d_args,
+                "config": self.cfg.to_dict(), "data_meta": self.meta,
+                "optimizer": self.g_opt.state_dict(), "d_optimizer": self.d_opt.state_dict(),
+                "scheduler": self.g_sched.state_dict(), "d_scheduler": self.d_sched.state_dict(),
+                "epoch": self.epoch, "batch": self.batch, "step": self.step, "rng": rng_state(),
+                "augment_rng": self.loader.augment_gen.get_state(), "train_sums": dict(self.train_sums),
+                "best_value": self.best_value, "best_epoch": self.best_epoch, "since_best": self.since_best,
+                "val_metric": fid}
+
+    def _restore(self, ck: dict) -> None:
+        self.g.load_state_dict(ck["generator"])
+        self.g_ema.load_state_dict(ck["model"])
+        self.d.load_state_dict(ck["discriminator"])
+        self.g_opt.load_state_dict(ck["optimizer"])
+        self.d_opt.load_state_dict(ck["d_optimizer"])
+        self.g_sched.load_state_dict(ck["scheduler"])
+        self.d_sched.load_state_dict(ck["d_scheduler"])
+        self.epoch, self.batch, self.step = ck["epoch"], ck["batch"], ck["step"]
+        self.best_value, self.best_epoch, self.since_best = ck["best_value"], ck["best_epoch"], ck["since_best"]
+        self.train_sums = dict(ck["train_sums"])
+        set_rng_state(ck["rng"])
+        self.loader.augment_gen.set_state(ck["augment_rng"])
+
+    def save(self, name: str, fid: float | None = None) -> None:
+        save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", self._payload(fid))
+
+    # -- the loop ------------------------------------------------------------------------------
+    def train_step(self, real: torch.Tensor) -> dict:
+        """One step of each player (Goodfellow et al. 2014, non-saturating G loss): D on real and
+        generated images, then G through D. Returns the batch's additive sums."""
+        n = len(real)
+        fake = self.g(torch.randn(n, self.latent, device=self.device))         # (B, C, H, W)
+        self.d_opt.zero_grad(set_to_none=True)
+        out_real, out_fake = self.d(real), self.d(fake.detach())               # (B, 1) logits
+        loss_d = (F.binary_cross_entropy_with_logits(out_real, torch.full_like(out_real, self.cfg.gan.real_label))
+                  + F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake)))
+        loss_d.backward()
+        self.d_opt.step()
+        self.g_opt.zero_grad(set_to_none=True)
+        out_g = self.d(fake)
+        loss_g = F.binary_cross_entropy_with_logits(out_g, torch.ones_like(out_g))
+        loss_g.backward()
+        self.g_opt.step()
+        self._average()
+        self.g_sched.step()
+        self.d_sched.step()
+        if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
+            raise UserError(f"GAN loss became non-finite at epoch {self.epoch} step {self.step + 1}: "
+                            f"lower optim.lr (now {self.cfg.optim.lr})")
+        return {"n": float(n), "loss_d": float(loss_d.detach()) * n, "loss_g": float(loss_g.detach()) * n,
+                "d_real": float(out_real.detach().sigmoid().sum()), "d_fake": float(out_fake.detach().sigmoid().sum())}
+
+    @torch.no_grad()
+    def _average(self) -> None:
+        # A shorter memory early on (TensorFlow's ExponentialMovingAverage with num_updates), so the
+        # average is not stuck near the random start in short runs; a pure function of the step for resume.
+        keep = min(self.cfg.gan.ema, (1 + self.step) / (10 + self.step))
+        for avg, p in zip(self.g_ema.parameters(), self.g.parameters()):
+            avg.lerp_(p, 1 - keep)
+        for avg, b in zip(self.g_ema.buffers(), self.g.buffers()):
+            avg.copy_(b)
+
+    def run_epoch(self, stop: _StopFlag) -> dict:
+        self.g.train()
+        self.d.train()
+        total = len(self.loader)
+        bar = tqdm(self.loader.batches(self.epoch, self.batch), total=total, initial=self.batch,
+                   desc=f"epoch {self.epoch}", unit="ex", unit_scale=self.cfg.data.batch_size, leave=False,
+                   disable=not self.cfg.log.progress or not sys.stderr.isatty())
+        for xb, _ in bar:
+            for k, v in self.train_step(xb.to(self.device)).items():
+                self.train_sums[k] = self.train_sums.get(k, 0.0) + v
+            self.batch += 1
+            self.step += 1
+            self.steps_this_process += 1
+            every = self.cfg.train.checkpoint_every
+            if stop.set or (every and self.step % every == 0 and self.batch < total):
+                self.save("last")
+            if stop.set:
+                raise TrainingInterrupted(f"stopped at epoch {self.epoch}, step {self.step}; "
+                                          f"checkpoint saved. Resume with:\n  dlp train --resume {self.folder}")
+        s = self.train_sums
+        # d_real / d_fake: D's mean probability of "real" for real and generated images (½ at balance)
+        return {k: s[k] / s["n"] for k in ("loss_d", "loss_g", "d_real", "d_fake")}
+
+    def score(self) -> dict:
+        return self.ref.score(generate(self.g_ema, self.noise[:self.cfg.gan.eval_samples], self.device))
+
+    def fit(self) -> Run:
+        cfg, t0 = self.cfg, time.perf_counter()
+        examples, train_seconds = 0, 0.0
+        info = {"model": f"{self.g_spec.name} + {self.d_spec.name}", "dataset": self.data.name,
+                "params": count_params(self.g) + count_params(self.d), "device": str(self.device)}
+        write_json(self.folder / "data.json", self.meta)
+        for lg in self.loggers:
+            lg.start(self.folder, info, self.epoch)
+        with _StopFlag() as stop:
+            while self.epoch <= cfg.train.epochs:
+                e0, b0 = time.perf_counter(), self.batch
+                train_m = self.run_epoch(stop)
+                seconds = time.perf_counter() - e0
+                examples += (len(self.loader) - b0) * cfg.data.batch_size
+                train_seconds += seconds
+                s = self.score()
+                test = {"fid": s["fid"], "fid_real_halves": self.ref.fid_halves,
+                        "inception_score": s["inception_score"], "inception_score_real": self.ref.inception_score,
+                        "min_class_share": s["min_class_share"]}
+                metrics = {"train": train_m, **({"val": {"fid": s["fid_val"]}} if "fid_val" in s else {}),
+                           "test": test}
+                # The best generator is chosen on the validation images' FID only (none: the last epoch).
+                fid_val = s.get("fid_val")
+                improved = fid_val is None or self.best_value is None or fid_val < self.best_value["fid"]
+                if improved:
+                    self.best_value, self.best_epoch, self.since_best = {"fid": fid_val}, self.epoch, 0
+                else:
+                    self.since_best += 1
+                for lg in self.loggers:
+                    lg.epoch(self.epoch, metrics, self.g_opt.param_groups[0]["lr"], seconds)
+                grid = save_grid(generate(self.g_ema, self.noise[:cfg.gan.grid], self.device),
+                                 self.folder / "samples" / f"epoch_{self.epoch:03d}.png")
+                shutil.copyfile(grid, self.folder / "samples.png")
+                self.epoch, self.batch, self.train_sums = self.epoch + 1, 0, {}
+                if improved:
+                    self.save("best", fid_val)
+                self.save("last", fid_val)
+        return self.finish(time.perf_counter() - t0, examples, train_seconds)
+
+    def finish(self, wall: float, examples: int, train_seconds: float) -> Run:
+        """Score the best generator on `gan.eval_samples` images beside the real test set; write
+        summary.json, curves.png and classes.png."""
+        best = load_checkpoint(self.folder / "checkpoints" / "best.pt")
+        self.g_ema.load_state_dict(best["model"])
+        s = self.score()
+        ref = self.ref
+        classes = self.meta.get("classes") or [str(i) for i in range(len(s["shares"]))]
+        metrics = {"fid": s["fid"], "fid_real_halves": ref.fid_halves, "inception_score": s["inception_score"],
+                   "inception_score_real": ref.inception_score,
+                   "is_ratio": s["inception_score"] / ref.inception_score, "min_class_share": s["min_class_share"]}
+        epochs = self.epoch - 1
+        summary = {"task": "generation", "model": self.g_spec.name, "discriminator": self.d_spec.name,
+                   "dataset": self.data.name, "params": count_params(self.g), "d_params": count_params(self.d),
+                   "epochs": epochs, "best_epoch": self.best_epoch,
+                   "chosen_by": "val" if ref.val is not None else "last epoch", "best_val": self.best_value,
+                   "metrics": metrics, "samples": len(self.noise[:self.cfg.gan.eval_samples]),
+                   "class_shares": {c: float(v) for c, v in zip(classes, s["shares"])},
+                   "class_shares_real": {c: float(v) for c, v in zip(classes, ref.shares)},
+                   "scorer": {"folder": str(self.scorer.folder), "test_accuracy": self.scorer.accuracy,
+                              "inception_score": "exp(mean KL(p(y|x) || p(y))) over all samples, no splits"},
+                   "primary_metric": {"name": "fid", "value": s["fid"]}, **metrics,
+                   "wall_seconds": round(wall, 3),
+                   "seconds_per_epoch": round(train_seconds / max(1, self.steps_this_process) * len(self.loader), 2)
+                   if self.steps_this_process else None,
+                   "threads": torch.get_num_threads(),
+                   "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,
+                   "steps_this_process": self.steps_this_process, "device": str(self.device),
+                   "versions": versions()}
+        write_json(self.folder / "summary.json", summary)
+        plot_gan_curves(self.folder, f"{self.g_spec.name} + {self.d_spec.name} on {self.data.name}", self.best_epoch)
+        plot_class_shares(self.folder / "classes.png", classes, s["shares"], ref.shares)
+        report_at_end(self.folder)  # report.html, as the main loop writes one
+        low = min(summary["class_shares"], key=summary["class_shares"].get)
+        print(f"{summary['samples']:,} generated images (best epoch {self.best_epoch}): FID {s['fid']:.3g} "
+              f"(real test halves {ref.fid_halves:.3g}) | Inception-style score {s['inception_score']:.3f} "
+              f"(real test set {ref.inception_score:.3f}, ratio {metrics['is_ratio']:.3f}) | "
+              f"smallest class {low} {s['min_class_share']:.1%}", flush=True)
+        for lg in self.loggers:
+            lg.end(summary)
+        return Run(self.folder)
+
+
+def train_gan(cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
+    """Train a GAN into a new run folder (the generator is `model.name`, the discriminator `gan.discriminator`)."""
+    folder = plan_run_dir(cfg, out)
+    trainer = GanTrainer(cfg, folder, loggers=loggers)  # data, models and scorer checked before any write
+    make_run_dir(folder, cfg)
+    return trainer.fit()
+
+
+def resume_gan(folder: Path, ck: dict, cfg: RunConfig, loggers=None) -> Run:
+    """Continue a GAN run from its `last` checkpoint `ck`."""
+    return GanTrainer(cfg, folder, resume=ck, loggers=loggers).fit()

@@ -1,0 +1,104 @@
+"""The page of `dlp serve` in real headless Chromium: draw on the canvas with mouse events, read the bars,
+and check they equal what POST /predict (and `dlp predict`) answer for the exact PNG the page sent; type
+names on a names run; no request leaves the server's host and no JavaScript error occurs."""
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+import pytest
+
+from conftest import ARTIFACTS
+from test_serve_http import dlp_predict, served, tiny_run
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module; missing → skip, except under CI=true where it fails."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        except Exception as e:  # noqa: BLE001  (no browser on this machine)
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"Chromium missing under CI: {e}")
+            pytest.skip(f"Chromium not available: {e}")
+        yield b
+        b.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1000, "height": 720})
+    seen = {"requests": [], "errors": []}
+    page.on("request", lambda r: seen["requests"].append(r.url))
+    page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+    page.on("console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None)
+    page.goto(f"{url}/")
+    page.wait_for_selector("body[data-ready=true]")
+    return page, seen
+
+
+def _answer(page) -> list[tuple[str, float]]:
+    page.wait_for_function("() => window.dlp.lastResult !== null && !window.dlp.busy")
+    return page.eval_on_selector_all(".result:first-child .bar-row",
+                                     "rows => rows.map(r => [r.dataset.class, Number(r.dataset.probability)])")
+
+
+def _local_only(seen, url):
+    assert seen["requests"] and all(u.startswith(url + "/") for u in seen["requests"]), seen["requests"]
+    assert not seen["errors"], seen["errors"]
+
+
+def test_draw_on_the_canvas_and_read_the_answer(browser, fashion_run, capsys, tmp_path):
+    import httpx
+    import numpy as np
+    from PIL import Image
+    url = served(fashion_run)
+    page, seen = _open(browser, url)
+    box = page.locator("#pad").bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    # a pair of trousers: a waistband and two legs, drawn as three strokes
+    for stroke in [[(0.3, 0.15), (0.7, 0.15)], [(0.33, 0.15), (0.3, 0.9)], [(0.67, 0.15), (0.7, 0.9)]]:
+        page.mouse.move(x + stroke[0][0] * w, y + stroke[0][1] * h)
+        page.mouse.down()
+        page.mouse.move(x + stroke[1][0] * w, y + stroke[1][1] * h, steps=12)
+        page.mouse.up()
+    page.wait_for_timeout(50)
+    page.evaluate("window.dlp.lastResult = null")
+    page.click("#predict")
+    shown = _answer(page)
+    assert len(shown) == 10 and abs(sum(p for _, p in shown) - 1) < 1e-4   # all 10 classes, as bars
+    png = base64.b64decode(page.evaluate("window.dlp.lastPng").split(",", 1)[1])
+    img = np.asarray(Image.open(io.BytesIO(png)))
+    assert img.shape[:2] == (28, 28) and img[..., 0].max() == 255 and img[0, :, 0].max() == 0  # strokes, black border
+    r = httpx.post(f"{url}/predict?top=10", content=png, headers={"content-type": "image/png"}, timeout=30)
+    want = [(c["class"], c["probability"]) for c in r.json()[0]["top"]]
+    assert [c for c, _ in shown] == [c for c, _ in want]
+    assert [p for _, p in shown] == pytest.approx([p for _, p in want], abs=1e-7)
+    (tmp_path / "drawn.png").write_bytes(png)
+    cli = dlp_predict(capsys, fashion_run, tmp_path / "drawn.png", "--top", "3")[0]["top"]
+    assert [c["class"] for c in cli] == [c for c, _ in shown[:3]]
+    assert page.inner_text(".result:first-child .bar-row .name") == shown[0][0]
+    _local_only(seen, url)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "serve-image.png"))
+    page.close()
+
+
+def test_type_names_and_read_the_answer(browser, tmp_path_factory):
+    import httpx
+    url = served(tiny_run("names", tmp_path_factory))
+    page, seen = _open(browser, url)
+    page.fill("#texts", "Nakamura\nMüller")
+    page.click("#predict")
+    shown = _answer(page)
+    want = httpx.post(f"{url}/predict?top=10", json=["Nakamura", "Müller"], timeout=30).json()
+    assert [c for c, _ in shown] == [c["class"] for c in want[0]["top"]]
+    assert [p for _, p in shown] == pytest.approx([c["probability"] for c in want[0]["top"]], abs=1e-7)
+    assert page.locator(".result").count() == 2 and page.inner_text(".result:nth-child(2) h3") == "Müller"
+    _local_only(seen, url)
+    page.screenshot(path=str(ARTIFACTS / "serve-names.png"))
+    page.close()
