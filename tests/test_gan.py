@@ -171,6 +171,9 @@ def test_dlp_sample_errors(short_run, classifier_run, capsys):
     assert "needs a GAN run" in capsys.readouterr().err
     assert main(["sample", str(short_run.folder), "-n", "0"]) == 2
     assert "-n must be at least 1" in capsys.readouterr().err
+    for cmd in (["predict", str(short_run.folder), "x.png"], ["export", str(short_run.folder)]):
+        assert main(cmd) == 2                                        # a GAN run has nothing to predict
+        assert "is a GAN run" in capsys.readouterr().err
     with pytest.raises(UserError, match="not a run folder"):
         from dlpractice.train.rundir import Run
         Run(short_run.folder / "samples")

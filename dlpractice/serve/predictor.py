@@ -8,7 +8,7 @@ import torch
 from ..config import from_dict
 from ..data import kaggle  # noqa: F401  (registers the tabular-derived input kind of Titanic / Otto runs)
 from ..errors import UserError
-from ..models import build_model
+from ..models import MODELS, build_model
 from ..train.rundir import Run
 from ..train.tasks import TASKS
 from . import image_input, tabular_input, text_input  # noqa: F401  (register the input kinds)
@@ -22,6 +22,9 @@ class Predictor:
         ck = self.run.checkpoint(which)
         self.cfg = from_dict(ck["config"])
         self.meta = ck["data_meta"]
+        if MODELS.get(ck["model_name"]).task == "generation":
+            raise UserError(f"{folder} is a GAN run: it generates images rather than predicting; "
+                            f"use `dlp sample {folder} -n 64` (its score is in summary.json and report.html)")
         self.task = TASKS.get(self.meta["task"])
         self.model = build_model(ck["model_name"], ck["model_args"])
         self.model.load_state_dict(ck["model"])
