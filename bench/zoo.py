@@ -30,13 +30,13 @@ def seconds_per_epoch(folder: Path) -> float:
     return statistics.median(float(r["seconds"]) for r in rows)
 
 
-def run_zoo(names: list[str], out: Path, quick: bool) -> list[dict]:
+def run_zoo(names: list[str], out: Path, quick: bool, extra: list[str] | None = None) -> list[dict]:
     from dlpractice.lessons import run_lesson
     rows = []
     for name in names:
         family, anchor = ZOO[name]
         t0 = time.perf_counter()
-        result, folder, ok = run_lesson(name, ["log.progress=false"], out / name, quick=quick)
+        result, folder, ok = run_lesson(name, ["log.progress=false", *(extra or [])], out / name, quick=quick)
         s = result if "test_accuracy" in result else {}
         rows.append({"lesson": name, "family": family, "model": s.get("model"), "params": s.get("params"),
                      "s_per_epoch": round(seconds_per_epoch(folder), 1), "epochs": s.get("epochs"),
@@ -65,9 +65,11 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", choices=sorted(ZOO), default=sorted(ZOO), help="which recipes")
     ap.add_argument("--out", type=Path, default=Path("runs/zoo"), help="parent folder of the runs")
     ap.add_argument("--write", type=Path, default=None, help="also write the table to this markdown file")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override for every recipe, e.g. --set train.epochs=1 to time one epoch on a quiet machine")
     a = ap.parse_args()
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    table = markdown(run_zoo(a.only, a.out / stamp, a.quick), a.quick)
+    table = markdown(run_zoo(a.only, a.out / stamp, a.quick, a.set), a.quick)
     print(table)
     if a.write:
         a.write.write_text(table, encoding="utf-8")
