@@ -1,6 +1,8 @@
 """The classic networks (AlexNet, VGG, GoogLeNet, ResNet) and lecture 11's nets: parameter counts at the
 paper configuration equal the published ones, 224×224 forwards give 1000 scores, the small-input variants
 train (forward, no NaN, backward), auxiliary heads stay out of `forward`."""
+import json
+
 import pytest
 import torch
 
@@ -125,6 +127,10 @@ def test_lecture11_quick(tmp_path):
     for v in ("inception", "residual"):
         assert (folder / v / "misclassified.png").stat().st_size > 10_000
         assert (folder / v / "filters.png").stat().st_size > 5_000
+        assert (folder / v / "confusion.png").stat().st_size > 10_000
+        per_class = json.loads((folder / v / "per_class.json").read_text())
+        assert per_class["accuracy"] == pytest.approx(result[f"{v}.accuracy"], abs=1e-4)   # same checkpoint
+        assert len(per_class["per_class"]) == 10
     assert (folder / "comparison.png").exists()
 
 

@@ -154,14 +154,22 @@ def what_it_learned(run_folder: str | Path, n: int = 24, split: str = "test", wh
 
 
 def lesson_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Lesson report hook: the two figures for the run (train lesson) or for every variant (compare
-    lesson, child run folders); returns the lowest test accuracy of the variants for a compare lesson."""
+    """Lesson report hook: the per-class report (confusion.png, per_class.json) and the two figures for
+    the run (train lesson) or for every variant (compare lesson, child run folders); returns the lowest
+    test accuracy of the variants for a compare lesson, the balanced accuracy for a train lesson."""
     folder = Path(folder)
     runs = [folder] if (folder / "checkpoints").is_dir() else sorted(
         p for p in folder.iterdir() if (p / "checkpoints" / "best.pt").exists())
+    from .perclass import format_report, per_class_report
+    balanced = {}
     for run in runs:
+        report = per_class_report(run)  # confusion.png and per_class.json
+        print(format_report(report))
+        balanced[run.name] = report["balanced_accuracy"]
         out = what_it_learned(run)
-        print(f"{run.name}: {out['wrong']} of {out['n']} test images misclassified; "
-              f"figures {run / 'misclassified.png'}, {run / 'filters.png'}")
+        print(f"{run.name}: {out['wrong']} of {out['n']} test images misclassified; figures "
+              f"{run / 'confusion.png'}, {run / 'misclassified.png'}, {run / 'filters.png'}")
     accs = [v for key, v in (result or {}).items() if key.endswith(".accuracy") and isinstance(v, (int, float))]
-    return {"lowest_variant_accuracy": min(accs)} if len(runs) > 1 and accs else {}
+    if len(runs) > 1:
+        return {"lowest_variant_accuracy": min(accs)} if accs else {}
+    return {"balanced_accuracy": balanced[runs[0].name]} if runs else {}
