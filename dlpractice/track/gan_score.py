@@ -190,12 +190,8 @@ def plot_gan_curves(folder: Path, title: str, best_epoch: int | None = None) -> 
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(folder) / "curves.png"
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    from .plots import save_curves
+    return save_curves(fig, folder, title)
 
 
 def plot_class_shares(path: Path, classes: list[str], generated: np.ndarray, real: np.ndarray) -> Path:

@@ -31,6 +31,11 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    return save_curves(fig, folder, title)
+
+
+def save_curves(fig, folder: str | Path, title: str) -> Path:
+    """Title, lay out and write a curves figure as `curves.png` in the run folder; close it."""
     fig.suptitle(title)
     fig.tight_layout()
     out = Path(folder) / "curves.png"

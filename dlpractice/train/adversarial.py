@@ -21,9 +21,9 @@ from ..models import MODELS, build_model, count_params
 from ..track.gan_score import Reference, load_scorer, plot_class_shares, plot_gan_curves, save_grid
 from ..track.loggers import LOGGERS
 from ..track.report import report_at_end
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import load_checkpoint, save_checkpoint
 from .device import choose_device
-from .loop import TrainingInterrupted, _StopFlag, seed_everything
+from .loop import TrainingInterrupted, _StopFlag, progress_state, restore_progress, seed_everything
 from .optim import build_optimizer, build_schedule
 from .rundir import Run, make_run_dir, plan_run_dir, versions, write_json
 
@@ -122,10 +122,7 @@ class GanTrainer:
                 "config": self.cfg.to_dict(), "data_meta": self.meta,
                 "optimizer": self.g_opt.state_dict(), "d_optimizer": self.d_opt.state_dict(),
                 "scheduler": self.g_sched.state_dict(), "d_scheduler": self.d_sched.state_dict(),
-                "epoch": self.epoch, "batch": self.batch, "step": self.step, "rng": rng_state(),
-                "augment_rng": self.loader.augment_gen.get_state(), "train_sums": dict(self.train_sums),
-                "best_value": self.best_value, "best_epoch": self.best_epoch, "since_best": self.since_best,
-                "val_metric": fid}
+                **progress_state(self), "val_metric": fid}
 
     def _restore(self, ck: dict) -> None:
         self.g.load_state_dict(ck["generator"])
@@ -135,11 +132,7 @@ class GanTrainer:
         self.d_opt.load_state_dict(ck["d_optimizer"])
         self.g_sched.load_state_dict(ck["scheduler"])
         self.d_sched.load_state_dict(ck["d_scheduler"])
-        self.epoch, self.batch, self.step = ck["epoch"], ck["batch"], ck["step"]
-        self.best_value, self.best_epoch, self.since_best = ck["best_value"], ck["best_epoch"], ck["since_best"]
-        self.train_sums = dict(ck["train_sums"])
-        set_rng_state(ck["rng"])
-        self.loader.augment_gen.set_state(ck["augment_rng"])
+        restore_progress(self, ck)
 
     def save(self, name: str, fid: float | None = None) -> None:
         save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", self._payload(fid))

@@ -97,6 +97,23 @@ def _autocast(cfg: RunConfig, device):
     return nullcontext()
 
 
+def progress_state(t) -> dict:
+    """Where a trainer is (epoch, batch, step, running sums, best so far) and every RNG state: what a
+    checkpoint needs besides weights and optimizers for an exact resume. Shared with the GAN loop."""
+    return {"epoch": t.epoch, "batch": t.batch, "step": t.step, "rng": rng_state(),
+            "augment_rng": t.loader.augment_gen.get_state(), "train_sums": dict(t.train_sums),
+            "best_value": t.best_value, "best_epoch": t.best_epoch, "since_best": t.since_best}
+
+
+def restore_progress(t, ck: dict) -> None:
+    """The inverse of `progress_state`, from a checkpoint."""
+    t.epoch, t.batch, t.step = ck["epoch"], ck["batch"], ck["step"]
+    t.best_value, t.best_epoch, t.since_best = ck["best_value"], ck["best_epoch"], ck["since_best"]
+    t.train_sums = dict(ck["train_sums"])
+    set_rng_state(ck["rng"])
+    t.loader.augment_gen.set_state(ck["augment_rng"])
+
+
 class Trainer:
     """Holds the state of one run so that the epoch loop, checkpoints and resume share it."""
 
@@ -139,20 +156,13 @@ class Trainer:
     def _payload(self, val_metric: float | None) -> dict:
         return {"model": self.model.state_dict(), "model_name": self.spec.name, "model_args": self.model_args,
                 "config": self.cfg.to_dict(), "data_meta": self.data.meta, "optimizer": self.opt.state_dict(),
-                "scheduler": self.sched.state_dict(), "epoch": self.epoch, "batch": self.batch,
-                "step": self.step, "rng": rng_state(), "augment_rng": self.loader.augment_gen.get_state(),
-                "train_sums": dict(self.train_sums), "best_value": self.best_value,
-                "best_epoch": self.best_epoch, "since_best": self.since_best, "val_metric": val_metric}
+                "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric}
 
     def _restore(self, ck: dict) -> None:
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.sched.load_state_dict(ck["scheduler"])
-        self.epoch, self.batch, self.step = ck["epoch"], ck["batch"], ck["step"]
-        self.best_value, self.best_epoch, self.since_best = ck["best_value"], ck["best_epoch"], ck["since_best"]
-        self.train_sums = dict(ck["train_sums"])
-        set_rng_state(ck["rng"])
-        self.loader.augment_gen.set_state(ck["augment_rng"])
+        restore_progress(self, ck)
 
     def save(self, name: str, val_metric: float | None = None) -> None:
         save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", self._payload(val_metric))
