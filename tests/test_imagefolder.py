@@ -98,7 +98,10 @@ def test_train_on_the_folder_then_what_it_learned(fashion_folder, tmp_path):
     assert 0 < len(out["shown"]) <= 12 and out["wrong"] >= len(out["shown"])
     conf = out["confidence_of_shown"]
     assert conf == sorted(conf, reverse=True)                           # most confident mistakes first
-    assert lesson_report(run.folder) == {}                              # a train lesson: figures only
+    report = lesson_report(run.folder)                                  # a train lesson: figures + per class
+    per_class = json.loads((run.folder / "per_class.json").read_text())
+    assert report == {"balanced_accuracy": per_class["balanced_accuracy"]} and 0.5 < per_class["accuracy"] <= 1
+    assert (run.folder / "confusion.png").stat().st_size > 10_000
 
 
 def test_what_it_learned_refuses_a_folder_that_is_not_a_run(tmp_path):
