@@ -15,15 +15,14 @@ from tqdm import tqdm
 
 from ..config import RunConfig
 from ..data import load_dataset
-from ..data.loader import AUGMENTS, TensorLoader
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
 from ..track.gan_score import Reference, load_scorer, plot_class_shares, plot_gan_curves, save_grid
-from ..track.loggers import LOGGERS
 from ..track.report import report_at_end
 from .checkpoint import load_checkpoint, save_checkpoint
 from .device import choose_device
-from .loop import TrainingInterrupted, _StopFlag, progress_state, restore_progress, seed_everything
+from .loop import (TrainingInterrupted, _StopFlag, build_loggers, progress_state, restore_progress, seed_everything,
+                   start_progress, training_loader)
 from .optim import build_optimizer, build_schedule
 from .rundir import Run, make_run_dir, plan_run_dir, versions, write_json
 
@@ -89,12 +88,7 @@ class GanTrainer:
         self.latent = self.g.latent_dim
         self.meta = {**data.meta, "task": "generation", "input": "noise", "latent_dim": self.latent,
                      "pixel_range": [-1, 1]}
-        unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
-        if unknown:
-            raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
-        tr = data.splits["train"]
-        self.loader = TensorLoader(self.real["train"], tr.y, cfg.data.batch_size, shuffle=True, seed=cfg.train.seed,
-                                   augments=[AUGMENTS[a] for a in cfg.data.augment])
+        self.loader = training_loader(cfg, self.real["train"], data.splits["train"].y)
         self.g_opt = build_optimizer(cfg.optim, self.g.parameters())
         d_optim = dataclasses.replace(cfg.optim, lr=cfg.gan.d_lr or cfg.optim.lr)
         self.d_opt = build_optimizer(d_optim, self.d.parameters())
@@ -104,14 +98,10 @@ class GanTrainer:
         # whose first `gan.grid` make every epoch's grid (the same z, so the grids show progress).
         gen = torch.Generator().manual_seed(cfg.train.seed + 1)
         self.noise = torch.randn(max(cfg.gan.eval_samples, cfg.gan.grid), self.latent, generator=gen)
-        self.epoch, self.batch, self.step = 1, 0, 0
-        self.best_value, self.best_epoch, self.since_best = None, 0, 0
-        self.train_sums: dict = {}
-        self.steps_this_process = 0
+        start_progress(self)
         if resume:
             self._restore(resume)
-        self.loggers = loggers if loggers is not None else [LOGGERS.get(n)() for n in
-                                                             dict.fromkeys(["csv", *cfg.log.loggers])]
+        self.loggers = build_loggers(cfg, loggers)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _payload(self, fid: float | None) -> dict:

@@ -97,6 +97,28 @@ def _autocast(cfg: RunConfig, device):
     return nullcontext()
 
 
+def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor) -> TensorLoader:
+    """The shuffled training loader with `data.augment`'s batched augmentations (names checked)."""
+    unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
+    if unknown:
+        raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
+    return TensorLoader(x, y, cfg.data.batch_size, shuffle=True, seed=cfg.train.seed,
+                        augments=[AUGMENTS[a] for a in cfg.data.augment])
+
+
+def build_loggers(cfg: RunConfig, loggers=None) -> list:
+    """The given loggers, or those of `log.loggers` with CSV always first."""
+    return loggers if loggers is not None else [LOGGERS.get(n)() for n in dict.fromkeys(["csv", *cfg.log.loggers])]
+
+
+def start_progress(t) -> None:
+    """A fresh trainer's position: epoch 1 next, no batches or steps done, nothing best yet."""
+    t.epoch, t.batch, t.step = 1, 0, 0      # next epoch to run, batches done in it, steps done
+    t.best_value, t.best_epoch, t.since_best = None, 0, 0
+    t.train_sums = {}
+    t.steps_this_process = 0
+
+
 def progress_state(t) -> dict:
     """Where a trainer is (epoch, batch, step, running sums, best so far) and every RNG state: what a
     checkpoint needs besides weights and optimizers for an exact resume. Shared with the GAN loop."""
@@ -136,21 +158,13 @@ class Trainer:
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         tr = self.data.splits["train"]
-        unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
-        if unknown:
-            raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
-        self.loader = TensorLoader(tr.x, tr.y, cfg.data.batch_size, shuffle=True, seed=cfg.train.seed,
-                                   augments=[AUGMENTS[a] for a in cfg.data.augment])
+        self.loader = training_loader(cfg, tr.x, tr.y)
         self.opt = build_optimizer(cfg.optim, self.model.parameters())
         self.sched = build_schedule(cfg.schedule, self.opt, cfg.train.epochs, len(self.loader))
-        self.epoch, self.batch, self.step = 1, 0, 0      # next epoch to run, batches done in it, steps done
-        self.best_value, self.best_epoch, self.since_best = None, 0, 0
-        self.train_sums: dict = {}
-        self.steps_this_process = 0
+        start_progress(self)
         if resume:
             self._restore(resume)
-        self.loggers = loggers if loggers is not None else [LOGGERS.get(n)() for n in
-                                                             dict.fromkeys(["csv", *cfg.log.loggers])]
+        self.loggers = build_loggers(cfg, loggers)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _payload(self, val_metric: float | None) -> dict:
