@@ -181,7 +181,7 @@ def main(argv=None) -> int:
             print(f"  round {r + 1} {v}: {s:6.2f} s/epoch ({n / s:6.0f} names/s), mean train loss {loss:.4f}", flush=True)
 
     base = statistics.median(secs["b"])
-    lines = [f"# Lecture 13 baseline: seconds per epoch, dlpractice vs a plain course-style loop", "",
+    lines = ["# Lecture 13 baseline: seconds per epoch, dlpractice vs a plain course-style loop", "",
              f"`python bench/rnn_bench.py` ({datetime.date.today().isoformat()}). {head}.", "",
              f"{rounds} interleaved round(s); median seconds of one training epoch (data loading included, "
              f"evaluation excluded). 1-minute load average before/after: {load0} / {_load()} on "
