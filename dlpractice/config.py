@@ -68,6 +68,8 @@ class TrainConfig:
     checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0)
     eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
     threads: int = _f(0, "torch CPU threads (0: torch's default)", min=0)
+    ema: float = _f(0.0, "decay per step of a moving average of the weights, which is then what is evaluated, "
+                    "chosen and saved (e.g. 0.999; shorter in the first steps); 0: off", min=0.0)
 
 
 @dataclass
@@ -84,6 +86,8 @@ class GanConfig:
     discriminator: str = _f("dcgan_d", "generation runs: the registered discriminator (see `dlp models`)")
     d_args: dict = _f({}, "keyword arguments for the discriminator builder")
     d_lr: float = _f(0.0, "discriminator learning rate (0: optim.lr, the same for both players as in DCGAN)", min=0.0)
+    loss: str = _f("bce", "the players' losses: bce (the DCGAN paper's, non-saturating G), hinge (SN-GAN), lsgan "
+                   "(least squares)", choices=("bce", "hinge", "lsgan"))
     real_label: float = _f(1.0, "D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016)", min=0.0)
     ema: float = _f(0.999, "decay per step of the generator weights' moving average that draws samples and scores "
                     "(Yazıcı et al. 2019), shorter in the first steps; 0: the raw generator", min=0.0)

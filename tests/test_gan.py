@@ -22,8 +22,10 @@ BASE = ["data.dataset=fashion-mnist", "model.name=dcgan_g", "optim.name=adam", "
 SHORT = BASE + ["data.limit_train=3200", "data.batch_size=64", "optim.lr=0.001", "train.epochs=3",
                 "gan.eval_samples=1000", "model.args={width = 16}", "gan.d_args={width = 16}"]
 # Two tiny epochs for the resume test: exactness, not quality; no validation split (the last epoch is kept).
+# The hinge loss and the refining layer here, so that their state resumes exactly too.
 TINY = BASE + ["data.val_fraction=0.0", "data.limit_train=512", "data.batch_size=64", "train.epochs=2",
-               "gan.eval_samples=200", "gan.grid=16", "model.args={width = 8}", "gan.d_args={width = 8}"]
+               "gan.eval_samples=200", "gan.grid=16", "model.args={width = 8, refine = 8}", "gan.d_args={width = 8}",
+               "gan.loss=hinge"]
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +82,30 @@ def test_inception_score_bounds_and_class_shares():
     assert inception_score(np.full((30, 10), 0.1)) == pytest.approx(1.0)      # no confidence
     assert inception_score(np.repeat(eye[:5], 3, axis=0)) == pytest.approx(5.0)  # half the classes
     assert class_shares(np.repeat(eye[:5], [1, 1, 2, 0, 0], axis=0)).tolist() == [0.25, 0.25, 0.5, 0, 0, 0, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("name", ["bce", "hinge", "lsgan"])
+def test_each_loss_rewards_the_right_player(name):
+    """For every gan.loss, D's loss is lower when it tells real (high logits) from generated (low logits)
+    than when it is fooled, and G's loss is lower when D rates its images as real."""
+    from dlpractice.train.adversarial import GAN_LOSSES
+    d_loss, g_loss = GAN_LOSSES[name]
+    hi, lo = torch.full((8, 1), 3.0), torch.full((8, 1), -3.0)
+    assert d_loss(hi, lo, 1.0) < d_loss(lo, hi, 1.0)
+    assert g_loss(hi) < g_loss(lo)
+    if name == "hinge":   # past the margin on both sides D has nothing left to learn
+        assert d_loss(hi, lo, 1.0) == 0.0
+
+
+def test_refine_layer_keeps_the_image_shape_and_old_checkpoints_load():
+    from dlpractice.models import build_model
+    plain, refined = build_model("dcgan_g", {"width": 8}), build_model("dcgan_g", {"width": 8, "refine": 8})
+    z = torch.randn(4, plain.latent_dim)
+    assert plain(z).shape == refined(z).shape == (4, 1, 28, 28)
+    assert refined(z).abs().max() <= 1.0
+    # without the option the layers keep their places, so checkpoints written before it load unchanged
+    assert [k for k in plain.state_dict() if k.startswith("up.")][-2:] == ["up.3.weight", "up.3.bias"]
+    assert "up.6.weight" in refined.state_dict()      # ConvT, BN, ReLU, then the 3×3 convolution
 
 
 # -- a real run ------------------------------------------------------------------------------------

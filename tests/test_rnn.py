@@ -13,6 +13,7 @@ import dlpractice.serve.text_input  # noqa: F401  (registers the sequence input 
 from dlpractice.config import DataConfig, load_config
 from dlpractice.models import MODELS, build_model
 from dlpractice.models.rnn_lessons import cells_from_rnn, run_cells
+from dlpractice.train.checkpoint import load_checkpoint
 
 from conftest import require_data
 
@@ -92,8 +93,10 @@ class _StopAt:
     def end(self, summary): ...
 
 
-def test_sequence_run_resumes_exactly(tmp_path):
-    """3 epochs straight vs 1 epoch + resume: identical metrics.csv (dropout RNG, one-cycle, Adam state)."""
+@pytest.mark.parametrize("ema", [0.0, 0.98])
+def test_sequence_run_resumes_exactly(tmp_path, ema):
+    """3 epochs straight vs 1 epoch + resume: identical metrics.csv (dropout RNG, one-cycle, Adam state,
+    and with train.ema the weight average that is evaluated)."""
     from dlpractice.track.loggers import CsvLogger
     from dlpractice.train.loop import Trainer, resume, train
     from dlpractice.train.rundir import make_run_dir
@@ -101,7 +104,7 @@ def test_sequence_run_resumes_exactly(tmp_path):
     sets = ["data.dataset=names", "data.limit_train=640", "data.batch_size=64", "model.name=rnn_classifier",
             "model.args={hidden_size=24, embedding_dim=16, num_layers=2, dropout=0.3, embed_dropout=0.1}",
             "optim.name=adam", "optim.lr=0.01", "schedule.name=onecycle", "train.epochs=3",
-            "train.eval_test=false", *QUIET]
+            "train.eval_test=false", f"train.ema={ema}", *QUIET]
     straight = train(load_config(overrides=sets), out=tmp_path / "straight")
     folder = tmp_path / "resumed"
     cfg = load_config(overrides=sets)
@@ -113,6 +116,13 @@ def test_sequence_run_resumes_exactly(tmp_path):
     resumed = resume(folder)
     assert resumed.summary["steps_this_process"] == 2 * 10          # only epochs 2 and 3 were trained
     assert (folder / "metrics.csv").read_text() == (straight.folder / "metrics.csv").read_text()
+    best = load_checkpoint(folder / "checkpoints" / "best.pt")
+    if ema:  # the average is what was evaluated and is saved as "model"; the trained weights beside it
+        assert any(not torch.equal(best["model"][k], best["trained"][k]) for k in best["model"])
+        from dlpractice.serve.predictor import Predictor   # which rebuilds the model from "model"
+        assert Predictor(folder).evaluate("test")["accuracy"] == pytest.approx(resumed.summary["metrics"]["accuracy"])
+    else:
+        assert "trained" not in best
 
 
 @pytest.fixture(scope="module")

@@ -30,15 +30,20 @@ def _dcgan_init(m: nn.Module) -> None:
 class Generator(nn.Module):
     """z (B, latent_dim) → linear to (B, 4w, 7, 7) → ConvT to (B, 2w, 14, 14) → ConvT to (B, C, 28, 28), tanh."""
 
-    def __init__(self, latent_dim: int = 64, width: int = 32, channels: int = 1):
+    def __init__(self, latent_dim: int = 64, width: int = 32, channels: int = 1, refine: int = 0):
         super().__init__()
         self.latent_dim = latent_dim
         c1, c2 = 4 * width, 2 * width
         self.project = nn.Sequential(nn.Linear(latent_dim, c1 * 7 * 7, bias=False), nn.BatchNorm1d(c1 * 7 * 7),
                                      nn.ReLU(), nn.Unflatten(1, (c1, 7, 7)))              # (B, c1, 7, 7)
+        if refine:   # one more layer at full size: ConvT to (B, refine, 28, 28) + BN + ReLU, then 3×3 conv to C
+            last = [nn.ConvTranspose2d(c2, refine, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(refine),
+                    nn.ReLU(), nn.Conv2d(refine, channels, 3, padding=1)]
+        else:
+            last = [nn.ConvTranspose2d(c2, channels, 4, stride=2, padding=1)]
         self.up = nn.Sequential(
             nn.ConvTranspose2d(c1, c2, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(c2), nn.ReLU(),  # 14×14
-            nn.ConvTranspose2d(c2, channels, 4, stride=2, padding=1), nn.Tanh(),                         # 28×28
+            *last, nn.Tanh(),                                                                            # 28×28
         )
         self.apply(_dcgan_init)
 
@@ -67,8 +72,8 @@ class Discriminator(nn.Module):
 @register_model("dcgan_g", "generation", "noise",
                 "DCGAN generator: noise (64) → linear 128×7×7 → ConvT 14×14 → ConvT 28×28, BN + ReLU, tanh",
                 input_size=28, paper={"latent_dim": 100, "width": 64})
-def dcgan_g(latent_dim: int = 64, width: int = 32, channels: int = 1) -> Generator:
-    return Generator(latent_dim, width, channels)
+def dcgan_g(latent_dim: int = 64, width: int = 32, channels: int = 1, refine: int = 0) -> Generator:
+    return Generator(latent_dim, width, channels, refine)
 
 
 @register_model("dcgan_d", "generation", "image",

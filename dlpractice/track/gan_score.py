@@ -53,9 +53,13 @@ class Scorer:
 
 
 def _recipe_key(cfg) -> str:
-    # What decides the weights: everything but logging; a changed recipe gets its own cache folder.
+    # What decides the weights: every setting but logging that differs from its default, so a changed
+    # recipe gets its own cache folder and a new setting added to the config (at its default) does not.
     import json
-    d = {k: v for k, v in cfg.to_dict().items() if k not in ("log", "gan")}
+    from ..config import RunConfig
+    default = RunConfig().to_dict()
+    d = {sec: {k: v for k, v in vals.items() if v != default[sec][k]}
+         for sec, vals in cfg.to_dict().items() if sec not in ("log", "gan")}
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
 
 

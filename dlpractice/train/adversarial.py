@@ -2,7 +2,6 @@
 loggers, checkpoints, Ctrl-C handling and exact resume as `loop.py` (STYLE.md principle 5)."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import shutil
 import sys
@@ -21,6 +20,7 @@ from ..track.gan_score import Reference, load_scorer, plot_class_shares, plot_ga
 from ..track.report import report_at_end
 from .checkpoint import load_checkpoint, save_checkpoint
 from .device import choose_device
+from .ema import averaged_copy, update_average
 from .loop import (TrainingInterrupted, _StopFlag, build_loggers, progress_state, restore_progress, seed_everything,
                    start_progress, training_loader)
 from .optim import build_optimizer, build_schedule
@@ -48,6 +48,35 @@ def generate(g: torch.nn.Module, noise: torch.Tensor, device, batch: int = 1000)
         for k, v in g.named_buffers():
             v.copy_(saved[k])
     return out
+
+
+# -- the players' losses, by name (gan.loss): (D's logits on real, on generated, real_label) → D's loss,
+#    and D's logits on generated → G's loss -------------------------------------------------------------------
+def _bce_d(out_real, out_fake, real_label):
+    return (F.binary_cross_entropy_with_logits(out_real, torch.full_like(out_real, real_label))
+            + F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake)))
+
+
+def _bce_g(out_fake):
+    return F.binary_cross_entropy_with_logits(out_fake, torch.ones_like(out_fake))   # non-saturating
+
+
+def _hinge_d(out_real, out_fake, real_label):
+    return F.relu(1 - out_real).mean() + F.relu(1 + out_fake).mean()
+
+
+def _ls_d(out_real, out_fake, real_label):
+    return 0.5 * ((out_real - real_label) ** 2).mean() + 0.5 * (out_fake ** 2).mean()
+
+
+GAN_LOSSES = {
+    # Goodfellow et al. 2014 with the non-saturating generator loss, as the DCGAN paper trains
+    "bce": (_bce_d, _bce_g),
+    # Lim & Ye 2017; Miyato et al. 2018 (SN-GAN): D's margin loss, G raises D's logit
+    "hinge": (_hinge_d, lambda out_fake: -out_fake.mean()),
+    # Mao et al. 2017 (LSGAN): least squares towards 1 (real) and 0 (generated)
+    "lsgan": (_ls_d, lambda out_fake: 0.5 * ((out_fake - 1) ** 2).mean()),
+}
 
 
 class GanTrainer:
@@ -84,7 +113,7 @@ class GanTrainer:
         self.d = build_model(self.d_spec.name, self.d_args).to(self.device)
         # The generator that draws samples and scores: a moving average of G's weights, which wanders
         # less than G itself between steps (Yazıcı et al. 2019); with gan.ema = 0 it is G.
-        self.g_ema = copy.deepcopy(self.g).requires_grad_(False)
+        self.g_ema = averaged_copy(self.g)
         self.latent = self.g.latent_dim
         self.meta = {**data.meta, "task": "generation", "input": "noise", "latent_dim": self.latent,
                      "pixel_range": [-1, 1]}
@@ -135,16 +164,16 @@ class GanTrainer:
         fake = self.g(torch.randn(n, self.latent, device=self.device))         # (B, C, H, W)
         self.d_opt.zero_grad(set_to_none=True)
         out_real, out_fake = self.d(real), self.d(fake.detach())               # (B, 1) logits
-        loss_d = (F.binary_cross_entropy_with_logits(out_real, torch.full_like(out_real, self.cfg.gan.real_label))
-                  + F.binary_cross_entropy_with_logits(out_fake, torch.zeros_like(out_fake)))
+        d_loss, g_loss = GAN_LOSSES[self.cfg.gan.loss]
+        loss_d = d_loss(out_real, out_fake, self.cfg.gan.real_label)
         loss_d.backward()
         self.d_opt.step()
         self.g_opt.zero_grad(set_to_none=True)
         out_g = self.d(fake)
-        loss_g = F.binary_cross_entropy_with_logits(out_g, torch.ones_like(out_g))
+        loss_g = g_loss(out_g)
         loss_g.backward()
         self.g_opt.step()
-        self._average()
+        update_average(self.g_ema, self.g, self.cfg.gan.ema, self.step)
         self.g_sched.step()
         self.d_sched.step()
         if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
@@ -152,16 +181,6 @@ class GanTrainer:
                             f"lower optim.lr (now {self.cfg.optim.lr})")
         return {"n": float(n), "loss_d": float(loss_d.detach()) * n, "loss_g": float(loss_g.detach()) * n,
                 "d_real": float(out_real.detach().sigmoid().sum()), "d_fake": float(out_fake.detach().sigmoid().sum())}
-
-    @torch.no_grad()
-    def _average(self) -> None:
-        # A shorter memory early on (TensorFlow's ExponentialMovingAverage with num_updates), so the
-        # average is not stuck near the random start in short runs; a pure function of the step for resume.
-        keep = min(self.cfg.gan.ema, (1 + self.step) / (10 + self.step))
-        for avg, p in zip(self.g_ema.parameters(), self.g.parameters()):
-            avg.lerp_(p, 1 - keep)
-        for avg, b in zip(self.g_ema.buffers(), self.g.buffers()):
-            avg.copy_(b)
 
     def run_epoch(self, stop: _StopFlag) -> dict:
         self.g.train()

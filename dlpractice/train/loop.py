@@ -22,6 +22,7 @@ from ..track.plots import plot_curves
 from ..track.report import report_at_end
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .device import choose_device
+from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from .rundir import Run, make_run_dir, plan_run_dir, versions, write_json
 from .tasks import TASKS, Task, add_sums, batch_sums
@@ -157,6 +158,8 @@ class Trainer:
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # With train.ema > 0 a moving average of the weights is what is evaluated, chosen and saved.
+        self.averaged = averaged_copy(self.model) if cfg.train.ema else None
         tr = self.data.splits["train"]
         self.loader = training_loader(cfg, tr.x, tr.y)
         self.opt = build_optimizer(cfg.optim, self.model.parameters())
@@ -166,14 +169,22 @@ class Trainer:
             self._restore(resume)
         self.loggers = build_loggers(cfg, loggers)
 
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The model that is evaluated, chosen and saved as "model": the weight average if there is one."""
+        return self.averaged if self.averaged is not None else self.model
+
     # -- checkpoints ---------------------------------------------------------------------------
     def _payload(self, val_metric: float | None) -> dict:
-        return {"model": self.model.state_dict(), "model_name": self.spec.name, "model_args": self.model_args,
+        trained = {"trained": self.model.state_dict()} if self.averaged is not None else {}
+        return {"model": self.eval_model.state_dict(), **trained, "model_name": self.spec.name, "model_args": self.model_args,
                 "config": self.cfg.to_dict(), "data_meta": self.data.meta, "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric}
 
     def _restore(self, ck: dict) -> None:
-        self.model.load_state_dict(ck["model"])
+        self.model.load_state_dict(ck.get("trained", ck["model"]))
+        if self.averaged is not None:
+            self.averaged.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.sched.load_state_dict(ck["scheduler"])
         restore_progress(self, ck)
@@ -197,6 +208,8 @@ class Trainer:
             return loss
 
         self.opt.step(closure)
+        if self.averaged is not None:
+            update_average(self.averaged, self.model, self.cfg.train.ema, self.step)
         self.sched.step()
         return out_box["out"], out_box["loss"]
 
@@ -243,10 +256,10 @@ class Trainer:
                 metrics = {"train": train_m}
                 val = self.data.splits["val"]
                 if len(val):
-                    metrics["val"] = evaluate(self.model, self.task, val.x, val.y, cfg, self.device)
+                    metrics["val"] = evaluate(self.eval_model, self.task, val.x, val.y, cfg, self.device)
                 if cfg.train.eval_test:
                     test = self.data.splits["test"]
-                    metrics["test"] = evaluate(self.model, self.task, test.x, test.y, cfg, self.device)
+                    metrics["test"] = evaluate(self.eval_model, self.task, test.x, test.y, cfg, self.device)
                 # Model selection uses validation only (training metrics when there is no validation split).
                 chooser = metrics.get("val", train_m)
                 improved = self.task.better(chooser, self.best_value)
@@ -272,9 +285,9 @@ class Trainer:
     def finish(self, wall: float, examples: int, train_seconds: float) -> Run:
         """Reload the best checkpoint, compute its test metrics, write summary.json and curves.png."""
         best = load_checkpoint(self.folder / "checkpoints" / "best.pt")
-        self.model.load_state_dict(best["model"])
+        self.eval_model.load_state_dict(best["model"])
         test = self.data.splits["test"]
-        metrics = evaluate(self.model, self.task, test.x, test.y, self.cfg, self.device)
+        metrics = evaluate(self.eval_model, self.task, test.x, test.y, self.cfg, self.device)
         primary = self.task.primary
         summary = {"task": self.spec.task, "model": self.spec.name, "dataset": self.data.name,
                    "params": count_params(self.model), "epochs": self.epoch - 1, "best_epoch": self.best_epoch,
