@@ -19,11 +19,12 @@ from test_serve_http import tiny_run
 @pytest.fixture(scope="module")
 def runs(fashion_run, tmp_path_factory):
     return {"image": fashion_run, "names": tiny_run("names", tmp_path_factory),
-            "table": tiny_run("diabetes", tmp_path_factory)}
+            "table": tiny_run("diabetes", tmp_path_factory),
+            "names_ensemble": tiny_run("names_ensemble", tmp_path_factory)}
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@pytest.mark.parametrize("kind", ["image", "table", "names"])
+@pytest.mark.parametrize("kind", ["image", "table", "names", "names_ensemble"])
 def test_export_equals_pytorch(runs, kind, fmt, tmp_path):
     from dlpractice.serve.export import FORMATS
     from dlpractice.serve.predictor import Predictor
@@ -35,7 +36,7 @@ def test_export_equals_pytorch(runs, kind, fmt, tmp_path):
     pred = Predictor(runs[kind])
     from dlpractice.serve.export import check_inputs
     x = check_inputs(pred, 64)
-    if kind == "names":     # long and short names together, padded to a longer length than traced
+    if kind.startswith("names"):     # long and short names together, padded to a longer length than traced
         x = torch.cat([x, torch.zeros(len(x), 5, dtype=x.dtype)], 1)
         order = (x != 0).sum(1).argsort()
         x = x[torch.cat([order[:1], order[-1:], order[len(order) // 2:len(order) // 2 + 1]])]

@@ -30,6 +30,10 @@ RUN_SETTINGS = {
     "names": ["data.dataset=names", "data.limit_train=2000", "model.name=rnn_classifier",
               "model.args={hidden_size=32, embedding_dim=16, num_layers=2}", "optim.name=adam", "optim.lr=0.01",
               "optim.weight_decay=0.0", "train.epochs=2", "train.eval_test=false"],
+    # the same as an ensemble of two independently initialised copies (models/ensemble.py)
+    "names_ensemble": ["data.dataset=names", "data.limit_train=2000", "model.name=rnn_classifier",
+                       "model.args={hidden_size=32, embedding_dim=16, num_layers=2, members=2}", "optim.name=adam",
+                       "optim.lr=0.01", "optim.weight_decay=0.0", "train.epochs=2", "train.eval_test=false"],
     # lecture 7's network on Pima diabetes (a CSV without a header: columns c0 … c7 and the target)
     "diabetes": ["data.dataset=diabetes", "model.name=tabular_mlp", "model.args={hidden=[6, 4]}",
                  "optim.name=adam", "optim.lr=0.01", "train.epochs=3"],

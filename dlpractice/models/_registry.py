@@ -12,6 +12,10 @@ from ..errors import UserError
 from ..registry import Registry
 
 
+# Tasks whose models may be ensembles (`model.args.members = N`): outputs are class logits to average.
+ENSEMBLE_TASKS = ("classification", "sequence_classification")
+
+
 @dataclass
 class ModelSpec:
     name: str
@@ -23,7 +27,9 @@ class ModelSpec:
     paper: dict = field(default_factory=dict)  # kwargs of the paper configuration, if it differs
 
     def accepts(self) -> set[str]:
-        return set(inspect.signature(self.build).parameters)
+        """The builder's arguments, plus `members` (an ensemble of copies, models/ensemble.py) for classifiers."""
+        own = set(inspect.signature(self.build).parameters)
+        return own | {"members"} if self.task in ENSEMBLE_TASKS else own
 
     def resolve_args(self, meta: dict, user: dict) -> dict:
         """Model arguments from the data (`num_classes`, `in_channels`, `in_features`, ...) plus the
@@ -65,11 +71,20 @@ def register_model(name: str, task: str, input: str, description: str, input_siz
 
 
 def build_model(name: str, args: dict) -> nn.Module:
+    """The registered model `name` built with `args`; with `members` = N ≥ 2, an ensemble of N copies."""
     spec = MODELS.get(name)
+    args = dict(args)
+    members = args.pop("members", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        raise UserError(f"model.args.members must be a whole number ≥ 1 (copies to train and average), got {members!r}")
     try:
-        return spec.build(**args)
+        built = [spec.build(**args) for _ in range(members)]
     except TypeError as e:
         raise UserError(f"model '{name}' cannot be built with arguments {args}: {e}") from None
+    if members == 1:
+        return built[0]
+    from .ensemble import Ensemble
+    return Ensemble(built)
 
 
 def count_params(model: nn.Module) -> int:

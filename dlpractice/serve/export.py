@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..models.ensemble import Ensemble
 from ..models.rnn import SequenceClassifier
 from ..registry import Registry
 
@@ -94,7 +95,10 @@ class PaddedRecurrent(nn.Module):
 
 
 # Models that need another exportable form with the same outputs, by class; others export as they are.
-EXPORT_FORMS: dict[type, Callable[[nn.Module], nn.Module]] = {SequenceClassifier: PaddedRecurrent}
+EXPORT_FORMS: dict[type, Callable[[nn.Module], nn.Module]] = {
+    SequenceClassifier: PaddedRecurrent,
+    Ensemble: lambda m: Ensemble([exportable(x) for x in m.members]),
+}
 
 
 def exportable(model: nn.Module) -> nn.Module:

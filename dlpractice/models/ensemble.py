@@ -1,0 +1,34 @@
+"""An ensemble of independently initialised copies of one classifier, trained side by side in the one loop.
+
+`model.args.members = N` (N ≥ 2) on any classifier builds N copies (each drawn from the seeded RNG in
+turn, so each starts elsewhere and sees its own dropout) behind one module:
+- training mode: the members' logits stacked, (members, B, classes); the task's loss is then the mean of
+  the members' own losses, so each member learns as if alone (no member fits the others' errors);
+- eval mode: log of the members' mean class probabilities, (B, classes) — valid logits whose softmax is
+  the averaged probability, so evaluation, prediction, serving and export see one ordinary classifier.
+Averaging independently trained networks cuts the variance part of their error (Hansen & Salamon 1990;
+Lakshminarayanan et al. 2017); the price is N× the training and prediction time.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class Ensemble(nn.Module):
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.stack([m(x) for m in self.members])           # (members, B, classes)
+        if self.training:
+            return logits
+        return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(self.members))  # (B, classes)
+
+
+def members_logits(out: torch.Tensor) -> torch.Tensor:
+    """A training batch's output as (members, B, classes): an ensemble's as it is, one model's as one member."""
+    return out if out.dim() == 3 else out.unsqueeze(0)
