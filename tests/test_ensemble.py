@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from dlpractice.errors import UserError
 from dlpractice.models import MODELS, build_model
-from dlpractice.models.ensemble import Ensemble
+from dlpractice.models.ensemble import Ensemble, FlipAverage
 from dlpractice.train.tasks import TASKS
 
 
@@ -62,3 +62,26 @@ def test_members_is_only_for_classifiers():
     with pytest.raises(UserError, match="no argument.*members"):
         spec.resolve_args({"in_features": 3, "out_features": 1}, {"members": 2})
     assert "members" in MODELS.get("rnn_classifier").accepts()
+
+
+def test_flip_average_predicts_the_mean_of_image_and_mirror():
+    torch.manual_seed(0)
+    m = build_model("lenet_bn", {"num_classes": 10, "flip_average": True})
+    assert isinstance(m, FlipAverage)
+    x = torch.randn(4, 1, 28, 28)
+    m.train()
+    assert torch.equal(m(x), m.model(x))                  # training: the plain network
+    m.eval()
+    with torch.no_grad():
+        want = (m.model(x).softmax(-1) + m.model(x.flip(-1)).softmax(-1)) / 2
+        assert torch.allclose(m(x).softmax(-1), want, atol=1e-6)
+        assert torch.allclose(m(x), m(x.flip(-1)), atol=1e-5)   # a mirror gets the same answer
+    both = build_model("lenet_bn", {"num_classes": 10, "flip_average": True, "members": 2})
+    assert isinstance(both, Ensemble) and all(isinstance(x, FlipAverage) for x in both.members)
+
+
+def test_flip_average_is_only_for_image_classifiers():
+    with pytest.raises(UserError, match="no argument.*flip_average"):
+        MODELS.get("rnn_classifier").resolve_args({"vocab_size": 30, "num_classes": 3}, {"flip_average": True})
+    with pytest.raises(UserError, match="flip_average must be true or false"):
+        build_model("lenet_bn", {"num_classes": 10, "flip_average": "yes"})

@@ -16,15 +16,30 @@ from dlpractice.serve.export import PaddedRecurrent, export
 from test_serve_http import tiny_run
 
 
+def _flip_average_copy(folder, out):
+    """A copy of an image run whose model is wrapped in FlipAverage (the same weights under `model.`)."""
+    import shutil
+
+    from dlpractice.train.checkpoint import load_checkpoint, save_checkpoint
+    shutil.copytree(folder, out)
+    for name in ("best", "last"):
+        ck = load_checkpoint(out / "checkpoints" / f"{name}.pt")
+        ck["model"] = {f"model.{k}": v for k, v in ck["model"].items()}
+        ck["model_args"] = {**ck["model_args"], "flip_average": True}
+        save_checkpoint(out / "checkpoints" / f"{name}.pt", ck)
+    return out
+
+
 @pytest.fixture(scope="module")
 def runs(fashion_run, tmp_path_factory):
     return {"image": fashion_run, "names": tiny_run("names", tmp_path_factory),
             "table": tiny_run("diabetes", tmp_path_factory),
-            "names_ensemble": tiny_run("names_ensemble", tmp_path_factory)}
+            "names_ensemble": tiny_run("names_ensemble", tmp_path_factory),
+            "image_flip_average": _flip_average_copy(fashion_run, tmp_path_factory.mktemp("flip") / "run")}
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@pytest.mark.parametrize("kind", ["image", "table", "names", "names_ensemble"])
+@pytest.mark.parametrize("kind", ["image", "table", "names", "names_ensemble", "image_flip_average"])
 def test_export_equals_pytorch(runs, kind, fmt, tmp_path):
     from dlpractice.serve.export import FORMATS
     from dlpractice.serve.predictor import Predictor

@@ -27,9 +27,14 @@ class ModelSpec:
     paper: dict = field(default_factory=dict)  # kwargs of the paper configuration, if it differs
 
     def accepts(self) -> set[str]:
-        """The builder's arguments, plus `members` (an ensemble of copies, models/ensemble.py) for classifiers."""
+        """The builder's arguments, plus the averaging wrappers of models/ensemble.py: `members` for
+        classifiers, `flip_average` for image classifiers."""
         own = set(inspect.signature(self.build).parameters)
-        return own | {"members"} if self.task in ENSEMBLE_TASKS else own
+        if self.task in ENSEMBLE_TASKS:
+            own.add("members")
+            if self.input == "image":
+                own.add("flip_average")
+        return own
 
     def resolve_args(self, meta: dict, user: dict) -> dict:
         """Model arguments from the data (`num_classes`, `in_channels`, `in_features`, ...) plus the
@@ -73,18 +78,20 @@ def register_model(name: str, task: str, input: str, description: str, input_siz
 def build_model(name: str, args: dict) -> nn.Module:
     """The registered model `name` built with `args`; with `members` = N ≥ 2, an ensemble of N copies."""
     spec = MODELS.get(name)
+    from .ensemble import Ensemble, FlipAverage
     args = dict(args)
-    members = args.pop("members", 1)
+    members, flip = args.pop("members", 1), args.pop("flip_average", False)
     if not isinstance(members, int) or isinstance(members, bool) or members < 1:
         raise UserError(f"model.args.members must be a whole number ≥ 1 (copies to train and average), got {members!r}")
+    if not isinstance(flip, bool):
+        raise UserError(f"model.args.flip_average must be true or false, got {flip!r}")
     try:
         built = [spec.build(**args) for _ in range(members)]
     except TypeError as e:
         raise UserError(f"model '{name}' cannot be built with arguments {args}: {e}") from None
-    if members == 1:
-        return built[0]
-    from .ensemble import Ensemble
-    return Ensemble(built)
+    if flip:
+        built = [FlipAverage(m) for m in built]
+    return built[0] if members == 1 else Ensemble(built)
 
 
 def count_params(model: nn.Module) -> int:

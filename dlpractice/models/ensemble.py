@@ -1,4 +1,7 @@
-"""An ensemble of independently initialised copies of one classifier, trained side by side in the one loop.
+"""Prediction averaging for classifiers: ensembles of copies (`model.args.members`) and mirror-image
+averaging (`model.args.flip_average`), both averaging class probabilities in eval mode only.
+
+An ensemble of independently initialised copies of one classifier, trained side by side in the one loop.
 
 `model.args.members = N` (N ≥ 2) on any classifier builds N copies (each drawn from the seeded RNG in
 turn, so each starts elsewhere and sees its own dropout) behind one module:
@@ -27,6 +30,23 @@ class Ensemble(nn.Module):
         if self.training:
             return logits
         return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(self.members))  # (B, classes)
+
+
+class FlipAverage(nn.Module):
+    """An image classifier whose eval-mode prediction is the mean class probability of the image and its
+    left-right mirror (test-time augmentation; Krizhevsky et al. 2012 averaged crops and their mirrors).
+    Training mode is the plain model: the mirrors a network sees in training come from `data.augment`.
+    Only for data whose labels survive a horizontal flip (clothes, most photos; not digits or text)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return self.model(x)
+        both = torch.stack([self.model(x), self.model(x.flip(-1))])   # (2, B, classes)
+        return torch.logsumexp(both.float().log_softmax(-1), 0) - math.log(2)
 
 
 def members_logits(out: torch.Tensor) -> torch.Tensor:

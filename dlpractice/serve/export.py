@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from ..models.ensemble import Ensemble
+from ..models.ensemble import Ensemble, FlipAverage
 from ..models.rnn import SequenceClassifier
 from ..registry import Registry
 
@@ -98,6 +98,7 @@ class PaddedRecurrent(nn.Module):
 EXPORT_FORMS: dict[type, Callable[[nn.Module], nn.Module]] = {
     SequenceClassifier: PaddedRecurrent,
     Ensemble: lambda m: Ensemble([exportable(x) for x in m.members]),
+    FlipAverage: lambda m: FlipAverage(exportable(m.model)),
 }
 
 
