@@ -134,7 +134,25 @@ def test_lecture11_quick(tmp_path):
     assert (folder / "comparison.png").exists()
 
 
-@pytest.mark.parametrize("lesson", ["lecture11", "zoo_alexnet", "zoo_vgg", "zoo_googlenet", "zoo_resnet18"])
+def test_fashion_best_quick(tmp_path):
+    """The 15-minute recipe, 1 epoch on 3,000 images: it learns, and the run's model averages each image
+    with its mirror — the saved model, the lesson's figure and `dlp evaluate` agree."""
+    from dlpractice.lessons import run_lesson
+    from dlpractice.models.ensemble import FlipAverage
+    from dlpractice.serve.predictor import Predictor
+
+    from conftest import require_data
+    short = ["train.threads=1", "train.epochs=1", "data.limit_train=3000", "train.eval_test=false"]
+    result, folder, ok = require_data(lambda: run_lesson("fashion_best", short, tmp_path / "best", quick=True))
+    assert result["test_accuracy"] >= 0.6                                  # chance: 0.1
+    pred = Predictor(folder)
+    assert isinstance(pred.model, FlipAverage)
+    assert pred.evaluate("test")["accuracy"] == pytest.approx(result["test_accuracy"], abs=1e-4)
+    assert (folder / "misclassified.png").is_file() and (folder / "per_class.json").is_file()
+
+
+@pytest.mark.parametrize("lesson", ["lecture11", "zoo_alexnet", "zoo_vgg", "zoo_googlenet", "zoo_resnet18",
+                                    "fashion_best"])
 def test_recipes_are_valid(lesson):
     """Every recipe (and its quick and variant overrides) is a valid config naming a registered model whose
     arguments it accepts; the lesson table has what the runner needs."""
