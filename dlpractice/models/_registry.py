@@ -10,6 +10,7 @@ from torch import nn
 
 from ..errors import UserError
 from ..registry import Registry
+from .ensemble import Ensemble, FlipAverage
 
 
 # Tasks whose models may be ensembles (`model.args.members = N`): outputs are class logits to average.
@@ -76,9 +77,9 @@ def register_model(name: str, task: str, input: str, description: str, input_siz
 
 
 def build_model(name: str, args: dict) -> nn.Module:
-    """The registered model `name` built with `args`; with `members` = N ≥ 2, an ensemble of N copies."""
+    """The registered model `name` built with `args`; `flip_average` wraps it in FlipAverage, `members` = N ≥ 2
+    makes an ensemble of N copies."""
     spec = MODELS.get(name)
-    from .ensemble import Ensemble, FlipAverage
     args = dict(args)
     members, flip = args.pop("members", 1), args.pop("flip_average", False)
     if not isinstance(members, int) or isinstance(members, bool) or members < 1:

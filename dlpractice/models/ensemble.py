@@ -20,6 +20,12 @@ import torch
 from torch import nn
 
 
+def mean_probability_logits(logits: torch.Tensor) -> torch.Tensor:
+    """(views, B, classes) logits → (B, classes) log of the views' mean class probability: valid logits
+    whose softmax is that mean."""
+    return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(logits))
+
+
 class Ensemble(nn.Module):
     def __init__(self, members: list[nn.Module]):
         super().__init__()
@@ -29,7 +35,7 @@ class Ensemble(nn.Module):
         logits = torch.stack([m(x) for m in self.members])           # (members, B, classes)
         if self.training:
             return logits
-        return torch.logsumexp(logits.float().log_softmax(-1), 0) - math.log(len(self.members))  # (B, classes)
+        return mean_probability_logits(logits)                         # (B, classes)
 
 
 class FlipAverage(nn.Module):
@@ -45,10 +51,6 @@ class FlipAverage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             return self.model(x)
-        both = torch.stack([self.model(x), self.model(x.flip(-1))])   # (2, B, classes)
-        return torch.logsumexp(both.float().log_softmax(-1), 0) - math.log(2)
+        return mean_probability_logits(torch.stack([self.model(x), self.model(x.flip(-1))]))
 
 
-def members_logits(out: torch.Tensor) -> torch.Tensor:
-    """A training batch's output as (members, B, classes): an ensemble's as it is, one model's as one member."""
-    return out if out.dim() == 3 else out.unsqueeze(0)

@@ -177,7 +177,8 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def _payload(self, val_metric: float | None) -> dict:
         trained = {"trained": self.model.state_dict()} if self.averaged is not None else {}
-        return {"model": self.eval_model.state_dict(), **trained, "model_name": self.spec.name, "model_args": self.model_args,
+        return {"model": self.eval_model.state_dict(), **trained, "model_name": self.spec.name,
+                "model_args": self.model_args,
                 "config": self.cfg.to_dict(), "data_meta": self.data.meta, "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric}
 

@@ -7,7 +7,6 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..models.ensemble import members_logits
 from ..registry import Registry
 
 
@@ -39,15 +38,15 @@ TASKS: Registry[Task] = Registry("task")
 
 
 def _ce(out, y, smoothing):
-    # An ensemble in training gives (members, B, classes): the mean of the members' own losses.
-    logits = members_logits(out)
-    return F.cross_entropy(logits.flatten(0, 1).float(), y.repeat(len(logits)), label_smoothing=smoothing)
+    if out.dim() == 3:   # an ensemble in training, (members, B, classes): the mean of the members' own losses
+        return F.cross_entropy(out.flatten(0, 1).float(), y.repeat(len(out)), label_smoothing=smoothing)
+    return F.cross_entropy(out.float(), y, label_smoothing=smoothing)
 
 
 def _class_stats(out, y):
-    # An ensemble's training batch counts as right where the members' mean probability is.
-    pred = members_logits(out).float().softmax(-1).mean(0).argmax(1)
-    return {"correct": float((pred == y).sum())}
+    if out.dim() == 3:   # an ensemble's training batch counts as right where the members' mean probability is
+        out = out.float().softmax(-1).mean(0)
+    return {"correct": float((out.argmax(1) == y).sum())}
 
 
 def _class_finish(s):
