@@ -68,6 +68,8 @@ class TrainConfig:
     checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0)
     eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
     threads: int = _f(0, "torch CPU threads (0: torch's default)", min=0)
+    deterministic: bool = _f(True, "CUDA: deterministic kernels, so runs repeat and resume exactly (a little "
+                             "slower); false: the fastest kernels")
     ema: float = _f(0.0, "decay per step of a moving average of the weights, which is then what is evaluated, "
                     "chosen and saved (e.g. 0.999; shorter in the first steps); 0: off", min=0.0)
 

@@ -87,7 +87,7 @@ class GanTrainer:
         self.cfg, self.folder = cfg, folder
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        self.device = choose_device(cfg.train.device)
+        self.device = choose_device(cfg.train.device, cfg.train.deterministic)
         self.g_spec, self.d_spec = MODELS.get(cfg.model.name), MODELS.get(cfg.gan.discriminator)
         if self.d_spec.task != "generation" or self.d_spec.input != "image":
             raise UserError(f"gan.discriminator '{self.d_spec.name}' is not a discriminator; pick a generation "

@@ -56,7 +56,10 @@ def rng_state() -> dict:
     py = random.getstate()
     return {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(keys.astype(np.int64)),
             "numpy_pos": int(pos), "numpy_gauss": [int(has_gauss), float(cached)],
-            "python": [py[0], list(py[1]), py[2]]}
+            "python": [py[0], list(py[1]), py[2]],
+            # the GPU's own generators draw noise and dropout made on the device: without them a resumed
+            # CUDA run would differ from a straight one (seen on an H100, docs/BENCHMARKS.md)
+            **({"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_initialized() else {})}
 
 
 def set_rng_state(s: dict) -> None:
@@ -64,3 +67,5 @@ def set_rng_state(s: dict) -> None:
     np.random.set_state(("MT19937", s["numpy"].numpy().astype(np.uint32), s["numpy_pos"],
                          s["numpy_gauss"][0], s["numpy_gauss"][1]))
     random.setstate((s["python"][0], tuple(s["python"][1]), s["python"][2]))
+    if "cuda" in s and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])

@@ -144,7 +144,7 @@ class Trainer:
         self.cfg, self.folder = cfg, folder
         if cfg.train.threads:
             torch.set_num_threads(cfg.train.threads)
-        self.device = choose_device(cfg.train.device)
+        self.device = choose_device(cfg.train.device, cfg.train.deterministic)
         seed_everything(cfg.train.seed)
         self.spec = MODELS.get(cfg.model.name)
         size = cfg.model.args.get("input_size", self.spec.input_size)

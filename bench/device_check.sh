@@ -1,0 +1,27 @@
+#!/bin/bash
+# The CUDA path on a lent GPU machine, in one call (docs/BENCHMARKS.md "CUDA"): the loop, checkpoint,
+# GAN, ensemble and RNN-resume tests with train.device=auto (so CUDA), beside a GAN recipe sweep
+# (bench/gan_sweep.py) trained on the same GPU. The machine has PyTorch but no network, so prepare here:
+#   mkdir -p .dev/data/fashion-mnist .dev/cache .whl
+#   cp -r ../shared/data/* .dev/data/; cp /usr/share/datasets/fashion-mnist/* .dev/data/fashion-mnist/
+#   cp -r ~/.cache/dlpractice/gan_scorer .dev/cache/          # the score's classifier, as trained here
+#   pip download --no-deps --only-binary=:all: -d .whl tomli_w==1.0.0
+#   printf '/.dev/\n/.whl/\n' >> .git/info/exclude
+# and run `bash bench/device_check.sh` there with .dev and .whl carried; results land in $OUT.
+# SWEEP (variant names), SWEEP_LIMIT and TEST_LIMIT (seconds) size it to the lease.
+cd "$(dirname "$0")/.."
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD DLP_DATA_DIR=$PWD/.dev/data DLP_CACHE_DIR=$PWD/.dev/cache PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+python3 -c "import torch, dlpractice; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))"
+mkdir -p /tmp/sw
+python3 bench/gan_sweep.py /tmp/sw --jobs 8 --limit "${SWEEP_LIMIT:-340}" --only "${SWEEP:-base,cos_ema,b32,b32_cos_ema,lr4_cos_ema}" \
+  --set train.threads=1 --set log.progress=false > "$OUT/sweep.txt" 2>&1 &
+SW=$!
+timeout "${TEST_LIMIT:-300}" python3 -m pytest -q -p no:cacheprovider tests/test_loop.py tests/test_checkpoint.py \
+  tests/test_gan.py tests/test_ensemble.py tests/test_rnn.py::test_sequence_run_resumes_exactly > "$OUT/pytest_cuda.txt" 2>&1
+echo "pytest on cuda: exit $?"
+wait $SW
+tar czf "$OUT/sweep.tgz" -C /tmp/sw --exclude='*.pt' .
+echo "=== pytest tail"; tail -25 "$OUT/pytest_cuda.txt"
+echo "=== sweep"; cat "$OUT/sweep.txt"
