@@ -108,6 +108,24 @@ def test_refine_layer_keeps_the_image_shape_and_old_checkpoints_load():
     assert "up.6.weight" in refined.state_dict()      # ConvT, BN, ReLU, then the 3×3 convolution
 
 
+def test_deep_generator_and_spectral_norm_discriminator():
+    from dlpractice.models import build_model
+    plain, deep = build_model("dcgan_g", {"width": 8}), build_model("dcgan_g", {"width": 8, "deep": 2})
+    z = torch.randn(4, plain.latent_dim)
+    assert deep(z).shape == (4, 1, 28, 28)
+    assert "mid.3.weight" in deep.state_dict()                 # two conv + BN + ReLU blocks at 7×7
+    assert not any(k.startswith("mid.") for k in plain.state_dict())   # old checkpoints keep their keys
+    d = build_model("dcgan_d", {"width": 8, "spectral_norm": True})
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    x = torch.randn(6, 1, 28, 28)
+    for _ in range(30):      # power iteration converges in training-mode forwards
+        d(x)
+    d.eval()
+    w = d.net[0].weight                                        # the normalised weight: top singular value 1
+    assert torch.linalg.matrix_norm(w.flatten(1), ord=2).item() == pytest.approx(1.0, abs=0.05)
+    assert d(x).shape == (6, 1)
+
+
 # -- a real run ------------------------------------------------------------------------------------
 def test_short_gan_beats_an_untrained_generator(short):
     from dlpractice.models import build_model
