@@ -20,7 +20,8 @@ from pathlib import Path
 
 SN = 'gan.d_args={spectral_norm=true}'
 VARIANTS: dict[str, list[str]] = {
-    "base": [],
+    "base": [],                                   # the lesson as it is (batch 32 since the sweep chose it)
+    "b64": ["data.batch_size=64"],
     "cosine": ["schedule.name=cosine"],
     "ema9995": ["gan.ema=0.9995"],
     "sn": [SN],
@@ -37,6 +38,8 @@ VARIANTS: dict[str, list[str]] = {
     "b32": ["data.batch_size=32"],
     "b16": ["data.batch_size=16"],
     "b16_ema9995": ["data.batch_size=16", "gan.ema=0.9995"],
+    "b16_ema9998": ["data.batch_size=16", "gan.ema=0.9998"],
+    "b8": ["data.batch_size=8"],
     "b32_lr3": ["data.batch_size=32", "optim.lr=3e-4"],
     "b32_cos_ema": ["data.batch_size=32", "schedule.name=cosine", "gan.ema=0.9995"],
     "lr4_cos_ema": ["optim.lr=4e-4", "schedule.name=cosine", "gan.ema=0.9995"],

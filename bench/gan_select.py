@@ -1,0 +1,51 @@
+"""Does keeping the samples the discriminator rates most real raise the Inception-style score?
+(discriminator-driven selection, after Azadi et al. 2019; docs/RESULTS.md, issue 10)
+
+Draws 40,000 images from a finished GAN run's chosen generator, ranks them by its discriminator's logit,
+and scores 10,000 drawn at random from the top 100%, 75%, 50% and 25%, beside the real test set.
+
+    python bench/gan_select.py RUN_FOLDER
+"""
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from dlpractice.config import DataConfig
+from dlpractice.data import load_dataset
+from dlpractice.models import build_model
+from dlpractice.track.gan_score import Reference, load_scorer
+from dlpractice.train.adversarial import generate, to_unit_range
+from dlpractice.train.rundir import Run
+
+
+@torch.no_grad()
+def main(folder: str, pool: int = 40000, n: int = 10000) -> None:
+    torch.set_num_threads(2)
+    run = Run(folder)
+    ck = run.checkpoint("best")
+    g = run.model()
+    d = build_model(ck["d_name"], ck["d_args"])
+    d.load_state_dict(ck["discriminator"])
+    d.eval()
+    data = load_dataset(DataConfig(dataset="fashion-mnist"), 28)
+    ref = Reference(load_scorer(), to_unit_range(data.splits["test"].x, data.meta))
+    gen = torch.Generator().manual_seed(5)
+    images = generate(g, torch.randn(pool, g.latent_dim, generator=gen), "cpu")
+    logits = torch.cat([d(c) for c in images.split(1000)]).squeeze(1)
+    ranked = logits.argsort(descending=True)
+    print(f"real test set: Inception-style score {ref.inception_score:.3f}")
+    for keep in (1.0, 0.75, 0.5, 0.25):
+        top = ranked[:int(pool * keep)]
+        pick = top[torch.randperm(len(top), generator=gen)[:n]]
+        s = ref.score(images[pick])
+        print(f"top {keep:>4.0%} by D: FID {s['fid']:.3f}  IS {s['inception_score']:.3f} "
+              f"(ratio {s['inception_score'] / ref.inception_score:.3f})  smallest class {s['min_class_share']:.1%}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])
