@@ -12,12 +12,11 @@ import sys
 
 import torch
 
-from dlpractice.config import DataConfig
-from dlpractice.data import load_dataset
 from dlpractice.models import build_model
-from dlpractice.track.gan_score import Reference, load_scorer
-from dlpractice.train.adversarial import generate, to_unit_range
+from dlpractice.train.adversarial import generate
 from dlpractice.train.rundir import Run
+
+from _gan_bench import fashion_reference, report
 
 
 @torch.no_grad()
@@ -29,20 +28,14 @@ def main(folder: str, pool: int = 40000, n: int = 10000) -> None:
     d = build_model(ck["d_name"], ck["d_args"])
     d.load_state_dict(ck["discriminator"])
     d.eval()
-    data = load_dataset(DataConfig(dataset="fashion-mnist"), 28)
-    ref = Reference(load_scorer(), to_unit_range(data.splits["test"].x, data.meta))
+    ref = fashion_reference()
     gen = torch.Generator().manual_seed(5)
     images = generate(g, torch.randn(pool, g.latent_dim, generator=gen), "cpu")
     logits = torch.cat([d(c) for c in images.split(1000)]).squeeze(1)
     ranked = logits.argsort(descending=True)
-    print(f"real test set: Inception-style score {ref.inception_score:.3f}")
     for keep in (1.0, 0.75, 0.5, 0.25):
         top = ranked[:int(pool * keep)]
-        pick = top[torch.randperm(len(top), generator=gen)[:n]]
-        s = ref.score(images[pick])
-        print(f"top {keep:>4.0%} by D: FID {s['fid']:.3f}  IS {s['inception_score']:.3f} "
-              f"(ratio {s['inception_score'] / ref.inception_score:.3f})  smallest class {s['min_class_share']:.1%}",
-              flush=True)
+        report(f"top {keep:>4.0%} by D", ref, images[top[torch.randperm(len(top), generator=gen)[:n]]])
 
 
 if __name__ == "__main__":

@@ -12,11 +12,9 @@ import sys
 
 import torch
 
-from dlpractice.config import DataConfig
-from dlpractice.data import load_dataset
-from dlpractice.track.gan_score import Reference, load_scorer
-from dlpractice.train.adversarial import to_unit_range
 from dlpractice.train.rundir import Run
+
+from _gan_bench import fashion_reference, report
 
 
 def truncated(z: torch.Tensor, cut: float, gen: torch.Generator) -> torch.Tensor:
@@ -31,8 +29,7 @@ def truncated(z: torch.Tensor, cut: float, gen: torch.Generator) -> torch.Tensor
 def main(folder: str) -> None:
     torch.set_num_threads(1)
     g = Run(folder).model()
-    data = load_dataset(DataConfig(dataset="fashion-mnist"), 28)
-    ref = Reference(load_scorer(), to_unit_range(data.splits["test"].x, data.meta))
+    ref = fashion_reference()
     gen = torch.Generator().manual_seed(123)
     for m in g.modules():                      # standing statistics: a cumulative mean over 40 batches
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
@@ -45,12 +42,8 @@ def main(folder: str) -> None:
     z = torch.randn(10000, g.latent_dim, generator=gen)
     cases = [("full noise", z)] + [(f"cut at ±{c}", truncated(z, c, gen)) for c in (1.5, 1.0, 0.7, 0.5)] \
         + [(f"scaled by {s}", z * s) for s in (0.7, 0.5)]
-    print(f"real test set: Inception-style score {ref.inception_score:.3f}")
     for name, zz in cases:
-        s = ref.score(torch.cat([g(c) for c in zz.split(1000)]))
-        print(f"{name:>12}: FID {s['fid']:.3f}  IS {s['inception_score']:.3f} "
-              f"(ratio {s['inception_score'] / ref.inception_score:.3f})  smallest class {s['min_class_share']:.1%}",
-              flush=True)
+        report(f"{name:>12}", ref, torch.cat([g(c) for c in zz.split(1000)]))
 
 
 if __name__ == "__main__":
