@@ -161,3 +161,20 @@ def test_truncated_and_altered_checkpoints(tmp_path):
         load_checkpoint(other)
     with pytest.raises(UserError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_rng_state_carries_the_gpus_generators_when_cuda_is_in_use(tmp_path, monkeypatch):
+    """On a GPU, noise and dropout come from torch.cuda's generators: a checkpoint must carry and restore
+    them (a resumed GAN differed on an H100 without). Here, without a GPU, torch.cuda's state functions
+    are stood in for, and the state makes the round trip through a real checkpoint file."""
+    from dlpractice.train.checkpoint import rng_state, set_rng_state
+    assert "cuda" not in rng_state()                      # no GPU in use: nothing to carry
+    gpu = [torch.arange(8, dtype=torch.uint8)]
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: gpu)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    save_checkpoint(tmp_path / "c.pt", {"model": {}, "rng": rng_state()})
+    set_rng_state(load_checkpoint(tmp_path / "c.pt")["rng"])     # weights_only load: tensors in a list pass
+    assert len(restored) == 1 and torch.equal(restored[0][0], gpu[0])
