@@ -11,15 +11,10 @@ from ..errors import UserError
 def choose_device(name: str = "auto", deterministic: bool = True) -> torch.device:
     """The device named by `train.device`; on CUDA with `deterministic`, kernels that give the same
     result every time, so a run repeats and a resumed run matches a straight one (as on the CPU)."""
+    available = {"cuda": torch.cuda.is_available(),
+                 "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()), "cpu": True}
     if name == "auto":
-        if torch.cuda.is_available():
-            name = "cuda"
-        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            name = "mps"
-        else:
-            name = "cpu"
-    available = {"cpu": True, "cuda": torch.cuda.is_available(),
-                 "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())}
+        name = next(n for n, ok in available.items() if ok)      # in that order: CUDA, MPS, then the CPU
     if not available.get(name, False):
         raise UserError(f"device '{name}' is not available on this machine; use --device cpu or auto")
     if name == "cuda" and deterministic:
