@@ -223,6 +223,19 @@ def test_dlp_sample_errors(short_run, classifier_run, capsys):
         Run(short_run.folder / "samples")
 
 
+@pytest.mark.parametrize("bad, message", [
+    ("model.args={refine=32, deep=-1}", "model.args.deep of dcgan_g must be a whole number ≥ 0, got -1"),
+    ("model.args={refine=-2}", "model.args.refine of dcgan_g must be a whole number ≥ 0, got -2"),
+    ("gan.d_args={spectral_norm=2}", "gan.d_args.spectral_norm of dcgan_d must be true or false, got 2"),
+    ("gan.d_args={width=0}", "gan.d_args.width of dcgan_d must be a whole number ≥ 1, got 0")])
+def test_bad_player_arguments_are_refused_before_anything_is_written(bad, message, tmp_path, capsys):
+    from dlpractice.cli import main
+    out = tmp_path / "run"
+    assert main(["lesson", "gan", "--quick", "--set", bad, "--out", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.fixture
 def classifier_run(tmp_path):
     """A classification run folder with a real checkpoint: one epoch of the course CNN on 200 digits."""

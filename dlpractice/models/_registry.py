@@ -76,16 +76,26 @@ def register_model(name: str, task: str, input: str, description: str, input_siz
     return deco
 
 
+def check_count(what: str, value, least: int, why: str = "") -> None:
+    """A UserError unless `value` (the setting `what`) is a whole number ≥ `least`."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise UserError(f"{what} must be a whole number ≥ {least}{f' ({why})' if why else ''}, got {value!r}")
+
+
+def check_flag(what: str, value) -> None:
+    """A UserError unless `value` (the setting `what`) is true or false."""
+    if not isinstance(value, bool):
+        raise UserError(f"{what} must be true or false, got {value!r}")
+
+
 def build_model(name: str, args: dict) -> nn.Module:
     """The registered model `name` built with `args`; `flip_average` wraps it in FlipAverage, `members` = N ≥ 2
     makes an ensemble of N copies."""
     spec = MODELS.get(name)
     args = dict(args)
     members, flip = args.pop("members", 1), args.pop("flip_average", False)
-    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
-        raise UserError(f"model.args.members must be a whole number ≥ 1 (copies to train and average), got {members!r}")
-    if not isinstance(flip, bool):
-        raise UserError(f"model.args.flip_average must be true or false, got {flip!r}")
+    check_count("model.args.members", members, 1, "copies to train and average")
+    check_flag("model.args.flip_average", flip)
     try:
         built = [spec.build(**args) for _ in range(members)]
     except TypeError as e:
