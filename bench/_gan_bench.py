@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dlpractice.config import DataConfig
 from dlpractice.data import load_dataset
-from dlpractice.track.gan_score import Reference, load_scorer
+from dlpractice.track.gan_score import Reference
+from dlpractice.train.scorer import load_scorer
 from dlpractice.train.adversarial import to_unit_range
 
 

@@ -18,8 +18,8 @@ mkdir -p /tmp/sw
 python3 bench/gan_sweep.py /tmp/sw --jobs 8 --limit "${SWEEP_LIMIT:-340}" --only "${SWEEP:-base,cos_ema,b32,b32_cos_ema,lr4_cos_ema}" \
   --set train.threads=1 --set log.progress=false > "$OUT/sweep.txt" 2>&1 &
 SW=$!
-timeout "${TEST_LIMIT:-300}" python3 -m pytest -q -p no:cacheprovider tests/test_loop.py tests/test_checkpoint.py \
-  tests/test_gan.py tests/test_ensemble.py tests/test_rnn.py::test_sequence_run_resumes_exactly > "$OUT/pytest_cuda.txt" 2>&1
+timeout "${TEST_LIMIT:-300}" python3 -m pytest -q -p no:cacheprovider tests/train/test_loop.py tests/runs/test_checkpoint.py \
+  tests/train/test_gan.py tests/models/test_ensemble.py tests/models/test_rnn.py::test_sequence_run_resumes_exactly > "$OUT/pytest_cuda.txt" 2>&1
 echo "pytest on cuda: exit $?"
 wait $SW
 tar czf "$OUT/sweep.tgz" -C /tmp/sw --exclude='*.pt' .

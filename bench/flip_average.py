@@ -12,7 +12,7 @@ import torch
 
 from dlpractice.data import load_dataset
 from dlpractice.models.ensemble import FlipAverage
-from dlpractice.serve.predictor import Predictor
+from dlpractice.runs.predictor import Predictor
 
 
 @torch.no_grad()

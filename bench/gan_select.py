@@ -14,7 +14,7 @@ import torch
 
 from dlpractice.models import build_model
 from dlpractice.train.adversarial import generate
-from dlpractice.train.rundir import Run
+from dlpractice.runs.folder import Run
 
 from _gan_bench import fashion_reference, report
 

@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from dlpractice.train.rundir import Run
+from dlpractice.runs.folder import Run
 
 from _gan_bench import fashion_reference, report
 

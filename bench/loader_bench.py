@@ -36,7 +36,7 @@ from dlpractice.data.loader import TensorLoader
 from dlpractice.models import MODELS, build_model
 from dlpractice.train.loop import evaluate, seed_everything
 from dlpractice.train.optim import build_optimizer
-from dlpractice.train.tasks import TASKS
+from dlpractice.runs.tasks import TASKS
 
 MODEL, BATCH, LR, MOMENTUM, SEED, EPOCH = "lenet_bn", 128, 0.05, 0.9, 0, 1
 

@@ -12,8 +12,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_API = {"RunConfig": "config", "load_config": "config", "resume": "train.loop", "Run": "train.rundir",
-        "load_run": "train.rundir", "run_lesson": "lessons"}
+_API = {"RunConfig": "config", "load_config": "config", "resume": "train.loop", "Run": "runs.folder",
+        "load_run": "runs.folder", "run_lesson": "lessons"}
 
 
 def __getattr__(name):

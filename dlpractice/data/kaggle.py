@@ -5,7 +5,7 @@ A competition's raw rows are first turned into feature columns by a *feature pip
 and those columns then go through the tabular kind's own fitted preprocessing (`TabularPrep`:
 imputation, standardisation, one-hot), fitted on the training split of each fold only. Both states are
 plain JSON in `meta` (`meta["derive"]`, `meta["tabular"]`), so the run folder alone turns the
-competition's `test.csv` into a submission (`dlp submit`, the `tabular-derived` input kind below).
+competition's `test.csv` into a submission (`dlp submit`, the `tabular-derived` input kind, `inputs/tabular_derived.py`).
 
 Splits (`data.options`): a fixed stratified test split (`test_fraction`, `test_seed`; default 20 %),
 or fold `fold` of `folds` stratified folds (the `cv` lesson runner), or `full = true`: train on every
@@ -15,13 +15,10 @@ then there is no held-out estimate and the "test" split repeats the validation r
 
 Data: `<data-dir>/titanic/{train,test}.csv` and `<data-dir>/otto/{train,test}.csv[.gz]`, looked up like
 every data set (--data-dir, $DLP_DATA_DIR, the user cache); `dlp data fetch titanic|otto` downloads
-them with the official `kaggle` package (dlpractice/fetch.py).
+them with the official `kaggle` package (`data/fetch.py`).
 """
 from __future__ import annotations
 
-import csv
-import gzip
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -34,14 +31,14 @@ import torch
 from ..config import DataConfig
 from ..errors import UserError
 from ..registry import Registry
-from ..fetch import COMPETITIONS, how_to_get
+from .fetch import COMPETITIONS, how_to_get
 from .paths import find_data
 from .registry import DataBundle, carve_validation, check_options, register_dataset
-from .tabular import (Table, TabularPrep, _floats, _is_missing, _strings, read_csv, split_rows,
-                      tabular_bundle)
+from .table import Table, floats, is_missing, read_csv, strings
+from .tabular import TabularPrep, split_rows, tabular_bundle
 
 
-# -- where the files are (COMPETITIONS, how_to_get: in dlpractice/fetch.py, which stays free of torch) -----------
+# -- where the files are (COMPETITIONS, how_to_get: in data/fetch.py, which stays free of torch) -----------
 def competition_dir(name: str) -> Path:
     """The folder holding a competition's train and test files (a UserError saying how to get them)."""
     c = COMPETITIONS[name]
@@ -118,13 +115,13 @@ def title_of(name: str) -> str:
 
 
 def _titles(table: Table) -> np.ndarray:
-    return np.array([title_of(str(n)) for n in _strings(table, "Name")], dtype=object)
+    return np.array([title_of(str(n)) for n in strings(table, "Name")], dtype=object)
 
 
 def _group_keys(table: Table) -> list[tuple[str, str]]:
     """Each passenger's family key (surname and fare: one family travels on one fare) and ticket key."""
-    names, tickets = _strings(table, "Name"), _strings(table, "Ticket")
-    fares = _strings(table, "Fare")
+    names, tickets = strings(table, "Name"), strings(table, "Ticket")
+    fares = strings(table, "Fare")
     return [(f"{str(n).split(',')[0].strip()}|{f}", f"ticket|{t}") for n, f, t in zip(names, fares, tickets)]
 
 
@@ -133,7 +130,7 @@ def titanic_fit(train: Table, manifest: list[Table] | None = None) -> dict:
     ticket group sizes counted over the whole passenger list (`manifest`: train.csv and test.csv — a count
     of shared tickets, no labels)."""
     _need(train, TITANIC_RAW + ["Survived"], "Titanic")
-    age, titles = _floats(train, "Age"), _titles(train)
+    age, titles = floats(train, "Age"), _titles(train)
     overall = float(np.nanmedian(age)) if np.isfinite(age).any() else 28.0
     by_title = {}
     for t in sorted(set(titles) | set(TITLES.values()) | {"Rare"}):
@@ -141,9 +138,9 @@ def titanic_fit(train: Table, manifest: list[Table] | None = None) -> dict:
         by_title[t] = float(np.median(known)) if len(known) else overall
     tickets = Counter()
     for t in (manifest or [train]):
-        tickets.update(str(v) for v in _strings(t, "Ticket"))
+        tickets.update(str(v) for v in strings(t, "Ticket"))
     groups: dict[str, dict[str, int]] = {}
-    for pid, keys, y in zip(_strings(train, "PassengerId"), _group_keys(train), _strings(train, "Survived")):
+    for pid, keys, y in zip(strings(train, "PassengerId"), _group_keys(train), strings(train, "Survived")):
         for k in keys:
             groups.setdefault(k, {})[str(pid)] = int(float(y))
     groups = {k: v for k, v in sorted(groups.items())}
@@ -156,7 +153,7 @@ def group_survival(table: Table, state: dict) -> np.ndarray:
     (surname + fare), else of the ticket group, survived among the *training* passengers, 0 if the known
     members all died, 0.5 when none is known. A passenger never counts for itself (by PassengerId), so
     training rows see their group without their own label, and validation / test labels are never used."""
-    ids = _strings(table, "PassengerId") if "PassengerId" in table.data else [None] * len(table)
+    ids = strings(table, "PassengerId") if "PassengerId" in table.data else [None] * len(table)
     out = np.full(len(table), 0.5)
     for i, (pid, keys) in enumerate(zip(ids, _group_keys(table))):
         for k in keys:
@@ -175,20 +172,20 @@ def titanic_transform(table: Table, state: dict) -> Table:
     (`group_survival`, from training labels only)."""
     _need(table, TITANIC_RAW[1:], "Titanic")
     titles = _titles(table)
-    age = _floats(table, "Age")
+    age = floats(table, "Age")
     fill = np.array([state["age_by_title"].get(t, state["age_overall"]) for t in titles])
-    fare = _floats(table, "Fare")
-    family = np.nan_to_num(_floats(table, "SibSp")) + np.nan_to_num(_floats(table, "Parch")) + 1
-    tickets = [str(v) for v in _strings(table, "Ticket")]
+    fare = floats(table, "Fare")
+    family = np.nan_to_num(floats(table, "SibSp")) + np.nan_to_num(floats(table, "Parch")) + 1
+    tickets = [str(v) for v in strings(table, "Ticket")]
     local = Counter(tickets)
     group = np.array([state["tickets"].get(t) or local[t] for t in tickets], dtype=np.float64)
-    cabins = [str(v) for v in _strings(table, "Cabin")]
-    deck = np.array(["U" if _is_missing(c) or c[0] not in "ABCDEFG" else c[0] for c in cabins], dtype=object)
+    cabins = [str(v) for v in strings(table, "Cabin")]
+    deck = np.array(["U" if is_missing(c) or c[0] not in "ABCDEFG" else c[0] for c in cabins], dtype=object)
     cols = {
-        "Pclass": np.array([str(v) for v in _strings(table, "Pclass")], dtype=object),
-        "Sex": _strings(table, "Sex"),
+        "Pclass": np.array([str(v) for v in strings(table, "Pclass")], dtype=object),
+        "Sex": strings(table, "Sex"),
         "Title": titles,
-        "Embarked": _strings(table, "Embarked"),
+        "Embarked": strings(table, "Embarked"),
         "Deck": deck,
         "FamilyGroup": np.array(["alone" if f == 1 else "small" if f <= 4 else "large" for f in family], dtype=object),
         "Age": np.where(np.isnan(age), fill, age),
@@ -232,7 +229,7 @@ def otto_transform(table: Table, state: dict) -> Table:
     f = COUNT_TRANSFORMS[state["transform"]]
     cols: dict[str, np.ndarray] = {}
     for raw, name in zip(OTTO_FEATURES, otto_names(state["transform"])):
-        v = _floats(table, raw)
+        v = floats(table, raw)
         if np.nanmin(v, initial=0.0) < 0:
             raise UserError(f"Otto column '{raw}' holds a negative count at {table.where(int(np.nanargmin(v)))}")
         cols[name] = f(v)
@@ -268,7 +265,7 @@ def derived_bundle(name: str, raw: Table, target: str, id_col: str, derive: str,
                    cfg: DataConfig, *, classes: list[str] | None = None, task: str = "classification") -> DataBundle:
     """Raw labelled rows → splits → feature pipeline fitted on the training rows → the tabular kind
     (TabularPrep fitted on the same training rows) → a DataBundle whose meta reproduces both steps."""
-    labels = [str(v) for v in _strings(raw, target)]
+    labels = [str(v) for v in strings(raw, target)]
     values = classes or sorted(set(labels))
     index = {v: i for i, v in enumerate(values)}
     y = np.array([index[v] for v in labels])
@@ -320,141 +317,3 @@ def derived_features(meta: dict, table: Table) -> torch.Tensor:
     d = meta["derive"]
     features = DERIVES.get(d["name"]).transform(table, d["state"])
     return TabularPrep.from_meta(meta["tabular"]).transform(features)
-
-
-def _register_input() -> None:
-    from ..serve.inputs import INPUT_KINDS, register_input
-    if "tabular-derived" in INPUT_KINDS:
-        return
-
-    @register_input("tabular-derived")
-    def derived_rows(meta: dict, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
-        """`dlp predict RUN --csv test.csv` / `dlp submit`: raw competition rows, labelled by their id."""
-        if len(inputs) != 1:
-            raise UserError(f"give one CSV file of rows to score (--csv test.csv); got {len(inputs)} inputs")
-        table = read_csv(inputs[0])
-        x = derived_features(meta, table)
-        id_col = meta["tabular"].get("id")
-        labels = ([str(v) for v in table.data[id_col]] if id_col in table.data
-                  else [f"row {i + 1}" for i in range(len(table))])
-        return x, labels
-
-
-_register_input()
-
-
-# -- lesson report hooks -----------------------------------------------------------------------------------
-def _child_bundles(folder: Path):
-    """(child run folder, its data bundle) for each fold of a cv lesson folder."""
-    from ..config import load_config
-    from .registry import load_dataset
-    for child in sorted(folder.glob("fold*/config.toml"), key=lambda p: int(p.parent.name[4:])):
-        cfg = load_config(child)
-        yield child.parent, load_dataset(cfg.data)
-
-
-def titanic_cv_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Beside the network's k-fold accuracy: scikit-learn logistic regression and gradient boosting on the
-    same features and the same test folds (fitted on each fold's train + validation rows), and the
-    'women survive' rule of gender_submission.csv. Printed and written to `baselines.md`."""
-    from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    folder = Path(folder)
-    scores: dict[str, list[float]] = {"network": [], "logistic regression": [], "gradient boosting": [],
-                                      "women survive": []}
-    for child, b in _child_bundles(folder):
-        net = json.loads((child / "summary.json").read_text())["metrics"]["accuracy"]
-        tr_x = torch.cat([b.splits["train"].x, b.splits["val"].x]).numpy()
-        tr_y = torch.cat([b.splits["train"].y, b.splits["val"].y]).numpy()
-        te = b.splits["test"]
-        lr = LogisticRegression(C=0.5, max_iter=2000).fit(tr_x, tr_y)
-        gb = GradientBoostingClassifier(n_estimators=200, max_depth=3, learning_rate=0.05, subsample=0.8,
-                                        random_state=0).fit(tr_x, tr_y)
-        female = te.x[:, b.meta["features"].index("Sex=female")] > 0
-        scores["network"].append(net)
-        scores["logistic regression"].append(float((lr.predict(te.x.numpy()) == te.y.numpy()).mean()))
-        scores["gradient boosting"].append(float((gb.predict(te.x.numpy()) == te.y.numpy()).mean()))
-        scores["women survive"].append(float((female.long() == te.y).float().mean()))
-    lines = ["| model (same folds, same features) | mean accuracy | std |", "|---|---:|---:|"]
-    out = {}
-    for name, vals in scores.items():
-        if not vals:
-            continue
-        mean, std = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
-        lines.append(f"| {name} | {mean:.4f} | {std:.4f} |")
-        key = name.replace(" ", "_")
-        out[f"{key}_mean_accuracy"], out[f"{key}_std_accuracy"] = mean, std
-    table = "\n".join(lines)
-    (folder / "baselines.md").write_text(table + "\n", encoding="utf-8")
-    print(table)
-    return out
-
-
-def _submission(folder: Path, name: str, result: dict | None) -> dict:
-    from ..serve.submit import write_submission
-    test = competition_file(name, "test")
-    info = write_submission(folder, test, folder / "submission.csv")
-    sample = competition_file(name, "sampleSubmission" if name == "otto" else "gender_submission")
-    if sample is not None:
-        opener = gzip.open if sample.name.endswith(".gz") else open
-        with opener(sample, "rt", encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader(f))
-        if header != info["columns"]:
-            raise UserError(f"the submission's columns {info['columns']} differ from {sample.name}'s {header}")
-    print(f"submission: {info['path']} ({info['rows']} rows, columns {', '.join(info['columns'][:4])}"
-          f"{', ...' if len(info['columns']) > 4 else ''}); upload it at "
-          f"https://www.kaggle.com/c/{COMPETITIONS[name]['competition']}/submit")
-    return {"submission": info["path"], "submission_rows": info["rows"]}
-
-
-def titanic_submission(folder: str | Path, result: dict | None = None) -> dict:
-    """After `titanic_submit`: `submission.csv` (PassengerId, Survived) for the 418 rows of test.csv."""
-    out = _submission(Path(folder), "titanic", result)
-    with open(out["submission"], encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    out["predicted_survival_rate"] = sum(r["Survived"] == "1" for r in rows) / max(1, len(rows))
-    return out
-
-
-def otto_report(folder: str | Path, result: dict | None = None) -> dict:
-    """After `otto`: the held-out multi-class log-loss (the cross-entropy loss of the best-by-validation
-    checkpoint on the test split, never used to choose) and accuracy, and `submission.csv` with the 9 class
-    probabilities for every id of test.csv."""
-    metrics = (result or {}).get("metrics", {})
-    out = {}
-    if "loss" in metrics:
-        out = {"test_log_loss": metrics["loss"], "test_accuracy": metrics["accuracy"]}
-        print(f"held-out test split: multi-class log-loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f} "
-              "(Kaggle's winning private score ≈ 0.38)")
-    return {**out, **_submission(Path(folder), "otto", result)}
-
-
-def softmax_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Lecture 9: softmax + negative log-likelihood is cross-entropy, numerically. On the course's worked
-    example (z = [0.2, 0.1, -0.1], true class 0 → loss 0.9729) and on a batch of this run's own logits
-    (the first 64 test examples): the loss by hand (softmax, then -log of the true class's probability),
-    F.nll_loss(F.log_softmax(z)), and nn.CrossEntropyLoss()(z) — printed with their differences."""
-    import torch.nn.functional as F
-    from .registry import load_dataset
-    from ..serve.predictor import Predictor
-    z = np.array([0.2, 0.1, -0.1])
-    p = np.exp(z) / np.exp(z).sum()
-    course = float(-np.log(p[0]))
-    course_torch = float(torch.nn.CrossEntropyLoss()(torch.tensor([[0.2, 0.1, -0.1]]), torch.tensor([0])))
-    print(f"course example: z = {z.tolist()}, softmax = {np.round(p, 4).tolist()}, -log p[0] = {course:.4f}; "
-          f"CrossEntropyLoss = {course_torch:.4f}")
-    pred = Predictor(folder)
-    test = load_dataset(pred.cfg.data, pred.meta.get("size")).splits["test"]
-    x, y = test.x[:64], test.y[:64]
-    with torch.no_grad():
-        logits = pred.model(x).double()
-    probs = torch.exp(logits - logits.max(1, keepdim=True).values)
-    probs = probs / probs.sum(1, keepdim=True)                                 # softmax by hand
-    by_hand = float(-torch.log(probs[torch.arange(len(y)), y]).mean())        # NLL of the true class
-    nll = float(F.nll_loss(F.log_softmax(logits, dim=1), y))
-    ce = float(torch.nn.CrossEntropyLoss()(logits, y))
-    diff = max(abs(ce - nll), abs(ce - by_hand))
-    print(f"a batch of {len(y)} test logits from this run: softmax + NLL by hand {by_hand:.10f}, "
-          f"nll_loss(log_softmax) {nll:.10f}, CrossEntropyLoss {ce:.10f}; largest difference {diff:.2e}")
-    return {"course_example_loss": course, "batch_softmax_nll": by_hand, "batch_nll_log_softmax": nll,
-            "batch_cross_entropy": ce, "cross_entropy_minus_nll": diff}

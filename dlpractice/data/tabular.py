@@ -1,11 +1,11 @@
-"""Tabular data: a table of rows (a CSV file, plain or .gz, or arrays) → numeric feature tensors.
+"""Tabular data: a table of rows (`data.table`: a CSV file, plain or .gz, or arrays) → numeric feature tensors.
 
 One code path for training and prediction. `TabularPrep` is fitted on the training split only:
 numeric columns are imputed (training median by default) and standardised (training mean / std),
 categorical columns are imputed (training mode) and one-hot encoded over the training categories.
 Its state is plain JSON (`meta["tabular"]`), saved in `data.json` and every checkpoint, so
 `dlp predict RUN --csv rows.csv` applies the very same preprocessing to new rows
-(`dlpractice.serve.tabular_input`).
+(`dlpractice.inputs.tabular`).
 
 Options (`data.options`, see `OPTIONS`): path, header, delimiter, target, numeric, categorical,
 drop, id, task, classes, standardize, impute, missing_values, indicators, unseen, max_categories,
@@ -15,16 +15,10 @@ test_fraction, test_seed, folds, fold. The test split is fixed by `test_seed` (o
 
 Data sets registered here: `csv` (your own file), `diabetes` (lecture 7), `breast-cancer`
 (lecture 6), and the course toys `course-linear` (lecture 5) and `course-logistic` (lecture 6).
-The lesson report hooks (`linear_report`, `logistic_report`, `optimizer_report`) live here too.
 """
 from __future__ import annotations
 
-import csv
-import difflib
-import gzip
 import json
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +28,7 @@ from ..config import DataConfig
 from ..errors import UserError
 from .paths import find_data
 from .registry import DataBundle, Split, carve_validation, check_options, register_dataset
-
-MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared lower-cased, stripped
+from .table import Table, array_table, floats, is_missing, num_key, read_csv, resolve_column, strings
 
 OPTIONS = {
     "path": "CSV file (plain or .gz); `csv` data set only",
@@ -61,152 +54,6 @@ OPTIONS = {
 }
 
 
-
-
-def _is_missing(value: str) -> bool:
-    return value.strip().lower() in MISSING
-
-
-# -- tables ------------------------------------------------------------------------------------------
-@dataclass
-class Table:
-    """Columns by name (string arrays from a CSV, float arrays from numpy data), with each row's file
-    line for error messages."""
-    columns: list[str]
-    data: dict[str, np.ndarray]
-    lines: list[int] | None = None
-    source: str = ""
-    header: bool = True
-    index: list[int] | None = None  # each row's 0-based position in the original table (after `take`)
-
-    def __len__(self) -> int:
-        return len(next(iter(self.data.values()))) if self.data else 0
-
-    def where(self, i: int) -> str:
-        """'row 3 (line 4 of rows.csv)': a row as a user finds it in the file."""
-        row = (self.index[i] if self.index is not None else i) + 1
-        if self.lines is None:
-            return f"row {row}"
-        return f"row {row} (line {self.lines[i]} of {self.source})"
-
-    def take(self, idx: np.ndarray) -> Table:
-        lines = [self.lines[i] for i in idx] if self.lines is not None else None
-        index = [self.index[i] if self.index is not None else int(i) for i in idx]
-        return Table(self.columns, {k: v[idx] for k, v in self.data.items()}, lines, self.source, self.header, index)
-
-
-def read_csv(path: str | Path, header: bool = True, delimiter: str = ",", names: list[str] | None = None) -> Table:
-    """Read a CSV (`.gz` is unpacked on the fly). Without a header the columns are named c0, c1, ...
-    (or `names`). Blank lines are skipped; a row with a different number of fields is a UserError."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"CSV file not found: {p}" + (" (it is a folder)" if p.is_dir() else "")
-                        + "; check the path (data.options.path, or the --csv argument)")
-    opener = gzip.open if p.name.endswith(".gz") else open
-    rows, lines = [], []
-    seen: dict[str, str] = {}  # one object per distinct cell text: repeated values (0, 1, yes) cost one pointer
-    try:
-        with opener(p, "rt", encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            for row in reader:
-                if row and any(c.strip() for c in row):
-                    rows.append([seen.setdefault(c, c) for c in (c.strip() for c in row)])
-                    lines.append(reader.line_num)
-    except (OSError, UnicodeDecodeError, csv.Error, EOFError) as e:
-        raise UserError(f"cannot read CSV {p}: {e}; is it a UTF-8 text CSV (optionally gzip-compressed)?") from None
-    if header:
-        if not rows:
-            raise UserError(f"CSV {p} is empty: expected a header line and data rows")
-        columns = list(rows[0])
-        rows, lines = rows[1:], lines[1:]
-        dup = sorted({c for c in columns if columns.count(c) > 1})
-        if dup:
-            raise UserError(f"CSV {p} has repeated column name(s) {dup} in its header")
-    else:
-        width = len(rows[0]) if rows else len(names or [])
-        columns = list(names) if names is not None else [f"c{i}" for i in range(width)]
-    if not rows:
-        raise UserError(f"CSV {p} has no data rows")
-    for row, line in zip(rows, lines):
-        if len(row) != len(columns):
-            raise UserError(f"CSV {p} line {line} has {len(row)} fields but {len(columns)} columns are expected "
-                            f"({'from the header' if header else 'as in the first line'}); check for a stray or "
-                            "missing delimiter or an unquoted comma")
-    cols = list(zip(*rows))
-    data = {c: np.array(cols[j], dtype=object) for j, c in enumerate(columns)}
-    return Table(columns, data, lines, p.name, header)
-
-
-def array_table(x: np.ndarray, columns: list[str], extra: dict[str, np.ndarray] | None = None) -> Table:
-    """A table from a float array (N, F) with column names, plus extra columns (e.g. the target)."""
-    data = {c: np.asarray(x[:, j], dtype=np.float64) for j, c in enumerate(columns)}
-    data.update(extra or {})
-    return Table(list(columns) + list(extra or {}), data)
-
-
-def _floats(table: Table, name: str, what: str = "numeric column", markers=()) -> np.ndarray:
-    """A column as float64, NaN where missing (empty, NA, ... or one of this column's `markers`, e.g.
-    "0" where zero means 'not measured'); a non-number is a UserError naming column and row."""
-    col = table.data[name]
-    if col.dtype != object:
-        out = col.astype(np.float64)
-        for m in markers:
-            out[out == float(m)] = np.nan
-        return out
-    if not markers:  # fast path: every cell a finite number (C loop); anything else takes the slow path
-        try:
-            out = col.astype(np.float64)
-            if np.isfinite(out).all():
-                return out
-        except ValueError:
-            pass
-    markers = {str(m).strip() for m in markers}
-    out = np.empty(len(col), dtype=np.float64)
-    for i, v in enumerate(col):
-        if _is_missing(v) or v.strip() in markers:
-            out[i] = np.nan
-            continue
-        try:
-            out[i] = float(v)
-        except ValueError:
-            raise UserError(f"{what} '{name}' holds {v!r} at {table.where(i)}, which is not a number; "
-                            f"fix the value (leave it empty to impute it), or treat '{name}' as categorical "
-                            "(data.options.categorical)") from None
-        if not math.isfinite(out[i]):
-            raise UserError(f"{what} '{name}' holds {v!r} at {table.where(i)}; use a finite number "
-                            "or leave it empty to impute it")
-    return out
-
-
-def _strings(table: Table, name: str) -> np.ndarray:
-    col = table.data[name]
-    if col.dtype != object:  # numbers used as categories: 1.0 → "1"
-        return np.array([("" if np.isnan(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
-                         for v in col], dtype=object)
-    return col
-
-
-def _resolve(table: Table, ref, option: str) -> str:
-    """A column given by name or 0-based position (negative from the end) → its name."""
-    if isinstance(ref, bool):
-        raise UserError(f"data.options.{option} must be a column name or position, got {ref!r}")
-    if isinstance(ref, int):
-        if not -len(table.columns) <= ref < len(table.columns):
-            raise UserError(f"data.options.{option} = {ref}, but the table has only {len(table.columns)} columns")
-        return table.columns[ref]
-    if ref not in table.data:
-        close = difflib.get_close_matches(str(ref), table.columns, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UserError(f"data.options.{option} names column '{ref}'{hint}, which {table.source or 'the table'} "
-                        f"does not have; its columns: {', '.join(table.columns)}")
-    return ref
-
-
-def _num_key(v: str):
-    try:
-        return (0, float(v), v)
-    except ValueError:
-        return (1, 0.0, v)
 
 
 # -- preprocessing -------------------------------------------------------------------------------------
@@ -235,7 +82,7 @@ class TabularPrep:
         for name in numeric:
             markers = [str(m) for m in ((missing_values or {}).get(name, []) if isinstance(missing_values, dict)
                                         else (missing_values or []))]
-            v = _floats(table, name, markers=markers)
+            v = floats(table, name, markers=markers)
             ok = v[~np.isnan(v)]
             fill = 0.0 if impute == "zero" or not len(ok) else float(np.median(ok) if impute == "median" else ok.mean())
             v = np.where(np.isnan(v), fill, v)
@@ -244,13 +91,13 @@ class TabularPrep:
                         "missing_values": markers, "indicator": bool(indicators and len(ok) < len(v))})
         cat = []
         for name in categorical:
-            v = _strings(table, name)
-            present = [s for s in v if not _is_missing(s)]
+            v = strings(table, name)
+            present = [s for s in v if not is_missing(s)]
             if not present:
                 raise UserError(f"categorical column '{name}' is empty in the training split")
             values, counts = np.unique(np.array(present, dtype=str), return_counts=True)
             fill = str(values[int(np.argmax(counts))])
-            cat.append({"name": name, "categories": sorted(map(str, values), key=_num_key), "fill": fill})
+            cat.append({"name": name, "categories": sorted(map(str, values), key=num_key), "fill": fill})
         features = ([c["name"] for c in num] + [f"{c['name']} (missing)" for c in num if c["indicator"]]
                     + [f"{c['name']}={k}" for c in cat for k in c["categories"]])
         if not features:
@@ -283,18 +130,18 @@ class TabularPrep:
         n = len(table)
         parts, flags = [], []
         for c in self.state["numeric"]:
-            v = _floats(table, c["name"], markers=c.get("missing_values", ()))
+            v = floats(table, c["name"], markers=c.get("missing_values", ()))
             if c.get("indicator"):
                 flags.append(np.isnan(v)[:, None].astype(np.float64))  # 1 where the value was missing
             v = np.where(np.isnan(v), c["fill"], v)
             parts.append(((v - c["mean"]) / c["std"])[:, None])
         parts += flags
         for c in self.state["categorical"]:
-            v = _strings(table, c["name"])
+            v = strings(table, c["name"])
             index = {k: j for j, k in enumerate(c["categories"])}
             onehot = np.zeros((n, len(index)), dtype=np.float64)
             for i, s in enumerate(v):
-                s = c["fill"] if _is_missing(s) else str(s)
+                s = c["fill"] if is_missing(s) else str(s)
                 j = index.get(s)
                 if j is None:
                     if self.state["unseen"] == "zeros":
@@ -319,7 +166,7 @@ def _infer_columns(table: Table, skip: set[str], max_categories: int) -> tuple[l
         if col.dtype != object:
             numeric.append(name)
             continue
-        present = np.array([v for v in col if not _is_missing(v)], dtype=object)
+        present = np.array([v for v in col if not is_missing(v)], dtype=object)
         try:
             present.astype(np.float64)
             numeric.append(name)
@@ -339,19 +186,19 @@ def _infer_columns(table: Table, skip: set[str], max_categories: int) -> tuple[l
 def _target(table: Table, name: str, task: str, classes: list | None) -> tuple[str, np.ndarray, list[str] | None]:
     """Encode the target: class ids (binary / classification) or floats (regression)."""
     if task == "regression":
-        y = _floats(table, name, "target column")
+        y = floats(table, name, "target column")
         bad = np.flatnonzero(np.isnan(y))
         if len(bad):
             raise UserError(f"target column '{name}' is empty at {table.where(int(bad[0]))}; every training row "
                             "needs a target")
         return "regression", y.astype(np.float32), None
-    raw = _strings(table, name)
+    raw = strings(table, name)
     for i, v in enumerate(raw):
-        if _is_missing(v):
+        if is_missing(v):
             raise UserError(f"target column '{name}' is empty at {table.where(i)}; every training row needs a target")
-    values = sorted(set(map(str, raw)), key=_num_key)
+    values = sorted(set(map(str, raw)), key=num_key)
     if task == "auto":
-        numeric = all(_num_key(v)[0] == 0 for v in values)
+        numeric = all(num_key(v)[0] == 0 for v in values)
         if len(values) == 2:
             task = "binary"
         elif numeric and (len(values) > 20 or not all(float(v).is_integer() for v in values)):
@@ -414,13 +261,13 @@ def tabular_bundle(name: str, table: Table, opts: dict, cfg: DataConfig, *, task
     task = opts.get("task", task)
     if task not in ("auto", "binary", "classification", "regression"):
         raise UserError(f"data.options.task must be auto, binary, classification or regression; got {task!r}")
-    target = _resolve(table, opts.get("target", -1), "target")
-    id_col = _resolve(table, opts["id"], "id") if opts.get("id") is not None else None
-    drop = {_resolve(table, d, "drop") for d in opts.get("drop", [])}
+    target = resolve_column(table, opts.get("target", -1), "target")
+    id_col = resolve_column(table, opts["id"], "id") if opts.get("id") is not None else None
+    drop = {resolve_column(table, d, "drop") for d in opts.get("drop", [])}
     task, y, classes = _target(table, target, task, opts.get("classes"))
     if "numeric" in opts or "categorical" in opts:
-        numeric = [_resolve(table, c, "numeric") for c in opts.get("numeric", [])]
-        categorical = [_resolve(table, c, "categorical") for c in opts.get("categorical", [])]
+        numeric = [resolve_column(table, c, "numeric") for c in opts.get("numeric", [])]
+        categorical = [resolve_column(table, c, "categorical") for c in opts.get("categorical", [])]
         clash = sorted(set(numeric + categorical) & ({target} | ({id_col} if id_col else set())))
         if clash:
             raise UserError(f"column(s) {clash} are the target or id and cannot also be features")
@@ -538,76 +385,3 @@ def load_course_logistic(cfg: DataConfig) -> DataBundle:
     # accuracy is a training fit, said so in meta["note"]. The lesson's real output is the curve.
     return _toy("course-logistic", cfg, "hours", "pass", ([1.0, 2.0, 3.0], [0, 0, 1]), ([1.0, 2.0, 3.0], [0, 0, 1]),
                 "binary", "no held-out data: the test split repeats the training rows (training fit)")
-
-
-# -- lesson report hooks: fn(run_or_lesson_folder, result) -> dict merged into the lesson's result --------
-def _predict_rows(folder: Path, rows: dict[str, list]) -> torch.Tensor:
-    """Model outputs for raw rows (column → values), through the run's saved preprocessing."""
-    from ..serve.predictor import Predictor
-    pred = Predictor(folder)
-    table = Table(list(rows), {k: np.array([str(v) for v in vs], dtype=object) for k, vs in rows.items()},
-                  source="report", header=True)
-    x = TabularPrep.from_meta(pred.meta["tabular"]).transform(table)
-    with torch.no_grad():
-        return pred.model(x)
-
-
-def linear_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Lecture 5: print w, b and the prediction for x = 4 of the trained nn.Linear(1, 1)."""
-    from ..train.rundir import Run
-    folder = Path(folder)
-    model = Run(folder).model()
-    w, b = float(model.weight.detach().view(-1)[0]), float(model.bias.detach().view(-1)[0])
-    y4 = float(_predict_rows(folder, {"x": [4.0]}).view(-1)[0])
-    print(f"w = {w:.4f}, b = {b:.4f}, y(4) = {y4:.4f}  (the course: w → 2, b → 0, y(4) → 8)")
-    return {"w": w, "b": b, "prediction_x4": y4}
-
-
-def logistic_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Lecture 6: P(pass | hours) over 0–10 hours with the 0.5 crossing, `probability.png`."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    folder = Path(folder)
-    hours = np.linspace(0, 10, 201)
-    p = torch.sigmoid(_predict_rows(folder, {"hours": hours.tolist()}).view(-1)).numpy()
-    from ..train.rundir import Run
-    model = Run(folder).model()
-    w, b = float(model.weight.detach().view(-1)[0]), float(model.bias.detach().view(-1)[0])
-    crossing = -b / w if w else float("nan")  # sigmoid(w·x + b) = 0.5 ⟺ w·x + b = 0 (no standardisation)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(hours, p, color="tab:blue", label="P(pass | hours)")
-    ax.axhline(0.5, color="gray", ls="--", lw=0.8)
-    ax.axvline(crossing, color="tab:red", ls=":", lw=1, label=f"0.5 at {crossing:.2f} h")
-    ax.scatter([1, 2, 3], [0, 0, 1], color="black", zorder=3, label="course data")
-    ax.set_xlabel("hours studied")
-    ax.set_ylabel("probability of passing")
-    ax.set_xlim(0, 10)
-    ax.set_ylim(-0.03, 1.03)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title("Logistic regression on the course toy")
-    fig.tight_layout()
-    fig.savefig(folder / "probability.png", dpi=110)
-    plt.close(fig)
-    print(f"P(pass) = 0.5 at {crossing:.2f} hours (w = {w:.3f}, b = {b:.3f}); curve: {folder / 'probability.png'}")
-    return {"w": w, "b": b, "crossing_hours": crossing, "p_pass_2h": float(p[40]), "p_pass_4h": float(p[80])}
-
-
-def optimizer_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Lecture 5 homework: the final training loss and the prediction for x = 4 of each optimizer's run,
-    as a table (printed and written to `final_loss.md`)."""
-    from ..track.loggers import read_metrics
-    folder = Path(folder)
-    out, lines = {}, ["| optimizer | final train loss | y(4) | epochs |", "|---|---:|---:|---:|"]
-    for run in sorted((p.parent for p in folder.glob("*/summary.json")), key=lambda p: p.stat().st_mtime):
-        train_rows = [r for r in read_metrics(run) if r["split"] == "train"]
-        final = train_rows[-1]["loss"] if train_rows else float("nan")
-        y4 = float(_predict_rows(run, {"x": [4.0]}).view(-1)[0])
-        out[f"{run.name}.final_train_loss"] = final
-        out[f"{run.name}.prediction_x4"] = y4
-        lines.append(f"| {run.name} | {final:.3g} | {y4:.4f} | {len(train_rows)} |")
-    table = "\n".join(lines)
-    (folder / "final_loss.md").write_text(table + "\n", encoding="utf-8")
-    print(table)
-    return out

@@ -9,7 +9,7 @@ One code path for training and prediction:
   explicit (`data.options.unknown`): "unk" maps a character never seen in training to id 1, "drop"
   leaves it out, "error" refuses the string. Its state is plain JSON (`meta["text"]`), saved in
   `data.json` and every checkpoint, so `dlp predict RUN --text Müller` encodes exactly like training
-  (`dlpractice.serve.text_input`).
+  (`dlpractice.inputs.sequence`).
 - A split is stored as one (N, T_max) LongTensor right-padded with 0 (T_max = its longest string), so the
   loop's TensorLoader can index whole batches; the models (`dlpractice.models.rnn`) recover each length
   as the count of non-zero ids and trim a batch to its own longest string before packing.

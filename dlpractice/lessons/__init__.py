@@ -1,8 +1,10 @@
-"""Lessons: one TOML file per lecture setup, run by kind — train, compare, cv or scratch."""
+"""Lessons: one TOML file per lecture setup, run by kind — train, compare, cv or scratch — and one module
+per lecture holding the entries and reports its TOMLs name (`lessons/hooks.py`)."""
 from __future__ import annotations
 
 import importlib
 import json
+import pkgutil
 import statistics
 import time
 import tomllib
@@ -12,7 +14,7 @@ from typing import Callable
 from ..config import load_config, load_toml
 from ..errors import UserError
 from ..registry import Registry
-from ..train.rundir import write_json
+from ..runs.folder import write_json
 
 HERE = Path(__file__).parent
 
@@ -108,13 +110,24 @@ def run_cv(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> 
 
 def run_scratch(lesson: dict, path: Path, overrides: list[str], out: Path | None,
                 quick: bool = False) -> tuple[dict, Path]:
-    """Code that is not the loop (lectures 1–4): `entry = "module:function"`, called as fn(out, quick)."""
-    module, _, fn = lesson["entry"].partition(":")
-    func: Callable = getattr(importlib.import_module(module), fn)
+    """Code that is not the loop (lectures 1–4, 8, 12): `entry = "NAME"`, a registered entry called as
+    fn(out, quick)."""
+    func: Callable = lesson_hooks()[0].get(str(lesson.get("entry")))
     folder = _parent_dir(lesson, path, out)
     result = func(folder, quick=quick)
     write_json(folder / "result.json", result)
     return result, folder
+
+
+def lesson_hooks():
+    """(ENTRIES, REPORTS) with the hooks of every module of this package registered. The modules are
+    imported on first use (they bring in torch, matplotlib and the tracking code, which `dlp lessons`
+    does not need); a new lesson module is found by being here."""
+    from .hooks import ENTRIES, REPORTS
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{module.name}")
+    return ENTRIES, REPORTS
 
 
 KINDS: Registry[Callable] = Registry("lesson kind")
@@ -146,11 +159,12 @@ def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | P
         raise UserError(f"{path} is not a lesson file: it needs a [lesson] table with a kind")
     overrides = (list(lesson.get("quick", [])) if quick else []) + list(overrides or [])
     runner = KINDS.get(lesson["kind"])
+    if lesson.get("report"):
+        lesson_hooks()[1].get(str(lesson["report"]))  # an unknown report name is refused before anything runs
     kw = {"quick": quick} if lesson["kind"] == "scratch" else {}
     result, folder = runner(lesson, path, overrides, Path(out) if out else None, **kw)
-    if lesson.get("report"):  # `report = "module:function"`, called with the run (or lesson) folder
-        module, _, fn = lesson["report"].partition(":")
-        result = {**result, **(getattr(importlib.import_module(module), fn)(Path(folder), result) or {})}
+    if lesson.get("report"):  # `report = "NAME"`, a registered report called with the run (or lesson) folder
+        result = {**result, **(lesson_hooks()[1].get(str(lesson["report"]))(Path(folder), result) or {})}
     ok, line = check_expectation(lesson, result)
     report = {"lesson": str(path.name), "title": lesson.get("title", ""), "quick": quick,
               "expect": lesson.get("expect"), "anchor": lesson.get("anchor", ""), "met": ok, "line": line}

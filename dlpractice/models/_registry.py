@@ -1,11 +1,10 @@
-"""The model registry: name → builder, task kind, input kind and a small example batch."""
+"""The model registry: name → builder, task kind, input kind (`inputs/` gives an example batch of each)."""
 from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
-import torch
 from torch import nn
 
 from ..errors import UserError
@@ -49,19 +48,6 @@ class ModelSpec:
                 if k in ok and k in meta}
         args.update(user)
         return args
-
-    def example_batch(self, args: dict | None = None, n: int = 2) -> torch.Tensor:
-        """A tiny random input of the right kind and shape, for registry-driven tests."""
-        args = args or {}
-        gen = torch.Generator().manual_seed(0)
-        if self.input == "image":
-            c, s = args.get("in_channels", 1), self.input_size or 28
-            return torch.randn(n, c, s, s, generator=gen)
-        if self.input == "tabular":
-            return torch.randn(n, args.get("in_features", 8), generator=gen)
-        if self.input == "sequence":
-            return torch.randint(1, args.get("vocab_size", 30), (n, 7), generator=gen)
-        return torch.randn(n, args.get("latent_dim", 64), generator=gen)
 
 
 MODELS: Registry[ModelSpec] = Registry("model")

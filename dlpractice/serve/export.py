@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..inputs import INPUT_KINDS
 from ..models.ensemble import Ensemble, FlipAverage
 from ..models.rnn import SequenceClassifier
 from ..registry import Registry
@@ -108,17 +109,13 @@ def exportable(model: nn.Module) -> nn.Module:
 
 # -- inputs ---------------------------------------------------------------------------------------------------
 def _example(meta: dict) -> torch.Tensor:
-    """A small input batch of the right shape and dtype, for tracing."""
-    kind = meta["input"]
-    if kind == "image":
-        s, c = int(meta["size"]), int(meta.get("in_channels", 1))
-        return torch.randn(2, c, s, s)
-    if kind == "sequence":
-        x = torch.randint(2, int(meta["vocab_size"]), (3, 7))
-        x[1, 4:] = 0                                      # different lengths, as in real batches
-        x[2, 2:] = 0
-        return x
-    return torch.randn(2, int(meta["in_features"]))
+    """A small input batch of the right shape and dtype, for tracing (the run's input kind draws it)."""
+    return INPUT_KINDS.get(meta["input"]).example(meta, 3)
+
+
+def _has_length(meta: dict) -> bool:
+    """Does the input have a variable length (axis 1: padded character ids)?"""
+    return 1 in INPUT_KINDS.get(meta["input"]).axes
 
 
 def check_inputs(pred, n: int = 256) -> torch.Tensor:
@@ -129,7 +126,7 @@ def check_inputs(pred, n: int = 256) -> torch.Tensor:
         x = load_dataset(pred.cfg.data, pred.meta.get("size")).splits["test"].x[:n]
     except UserError:
         x = _example(pred.meta)
-    if pred.meta["input"] == "sequence":
+    if _has_length(pred.meta):
         x = x[:, :int((x != 0).sum(1).max())]            # the split's padding beyond its longest name
     return x
 
@@ -147,7 +144,7 @@ FORMATS: Registry[Format] = Registry("export format")
 
 
 def _dims(meta: dict) -> dict:
-    return {0: "batch", 1: "length"} if meta["input"] == "sequence" else {0: "batch"}
+    return INPUT_KINDS.get(meta["input"]).axes
 
 
 def _save_onnx(model: nn.Module, example: torch.Tensor, path: Path, meta: dict) -> None:
@@ -212,7 +209,7 @@ def compare(pred, run_file: Callable, x: torch.Tensor) -> dict:
     for i in range(0, len(x), 7):
         diffs.append(np.abs(run_file(x[i:i + 7]) - want[i:i + 7]).max())
     out = {"inputs": len(x), "batch_sizes": sizes, "max_abs_diff": float(max(diffs)), "tolerance": TOLERANCE}
-    if pred.meta["input"] == "sequence":
+    if _has_length(pred.meta):
         lens = (x != 0).sum(1)
         out["lengths"] = f"{int(lens.min())}–{int(lens.max())}"
     out["ok"] = out["max_abs_diff"] <= TOLERANCE
@@ -222,7 +219,7 @@ def compare(pred, run_file: Callable, x: torch.Tensor) -> dict:
 def export(run, fmt: str = "onnx", out=None, checkpoint: str = "best", check: bool = False,
            force: bool = False) -> dict:
     """Write the run's model as `fmt` (atomically) and, with `check`, compare it with PyTorch; a report."""
-    from .predictor import Predictor
+    from ..runs.predictor import Predictor
     f = FORMATS.get(fmt)
     pred = Predictor(run, checkpoint)
     path = Path(out) if out else pred.run.folder / "export" / f"model{f.suffix}"
@@ -238,8 +235,8 @@ def export(run, fmt: str = "onnx", out=None, checkpoint: str = "best", check: bo
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    kind = pred.meta["input"]
-    shape = ["batch", *(["length"] if kind == "sequence" else list(example.shape[1:]))]
+    axes = _dims(pred.meta)
+    shape = ["batch", *(axes.get(i, n) for i, n in enumerate(example.shape[1:], 1))]
     with torch.no_grad():
         logits = pred.model(example)
     report = {"path": str(path), "format": fmt, "bytes": path.stat().st_size,

@@ -1,8 +1,8 @@
 """The HTTP service of `dlp serve`: POST /predict, GET /health and /model, the web page and /openapi.json.
 
 `build_app(predictor)` returns a FastAPI app around a model rebuilt from a run folder
-(`dlpractice.serve.predictor.Predictor`). What `POST /predict` takes depends on the run's input kind
-(a reader per kind, in `READERS`):
+(`dlpractice.runs.predictor.Predictor`). What `POST /predict` takes depends on the run's input kind
+(its HTTP reader, `dlpractice.inputs`):
 - image runs: the image file as the body (Content-Type image/png, image/jpeg, ... or
   application/octet-stream), or a multipart form with one or more files;
 - tabular runs: JSON `{"rows": [...]}` (or the bare list), each row an object {column: value} as in a
@@ -21,15 +21,13 @@ and a busy server runs fewer, larger batches (bench/serve_load.py measures both)
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable
+from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from fastapi import FastAPI, Query, Request
@@ -37,157 +35,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import UserError
-from ..registry import Registry
+from ..inputs import INPUT_KINDS
+from ..inputs.http import HTTPError, Limits, Payload
 
 PAGE_FILES = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript"),
               "/page.css": ("page.css", "text/css")}
 # The page may load only what this server serves: no CDN, font or script from elsewhere.
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'")
-
-
-@dataclass
-class Limits:
-    """What one request may hold; larger requests get a 413 / 422 before any model work."""
-    max_bytes: int = 4 * 1024 * 1024   # request body, bytes
-    max_pixels: int = 4_000_000        # per image, width × height (before the resize to the model's input)
-    max_items: int = 256               # images, rows or strings per request
-    max_chars: int = 256               # per string of a sequence run (a GRU step per character)
-
-
-class HTTPError(Exception):
-    """A request the server refuses: status code and a message naming the problem and the fix."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-@dataclass
-class Payload:
-    """A /predict body, decoded as far as its Content-Type says: uploaded files, or a JSON value."""
-    content_type: str
-    files: list[tuple[str, bytes]] | None = None
-    data: Any = None
-    is_json: bool = False
-
-
-Reader = Callable[[dict, Payload, Limits], tuple[torch.Tensor, list[str]]]
-READERS: Registry[Reader] = Registry("input kind served over HTTP")
-HOW = {}  # input kind → one line on what /predict takes (error messages, /model, the page)
-
-
-def register_reader(kind: str, how: str):
-    def deco(fn: Reader) -> Reader:
-        READERS.add(kind, fn)
-        HOW[kind] = how
-        return fn
-    return deco
-
-
-def _need_json(payload: Payload, kind: str) -> Any:
-    if not payload.is_json:
-        raise HTTPError(415, f"this {kind} run takes JSON (Content-Type: application/json): {HOW[kind]}; "
-                             f"got {payload.content_type or 'no Content-Type'}")
-    return payload.data
-
-
-def _items(value, what: str, limits: Limits, key: str) -> list:
-    if isinstance(value, dict) and set(value) == {key}:
-        value = value[key]
-    if not isinstance(value, list):
-        raise HTTPError(422, f"expected a JSON list of {what} (or {{\"{key}\": [...]}}); got {type(value).__name__}")
-    if not value:
-        raise HTTPError(422, f"the list of {what} is empty: give at least one")
-    if len(value) > limits.max_items:
-        raise HTTPError(413, f"{len(value)} {what} in one request; at most {limits.max_items}: split the request")
-    return value
-
-
-@register_reader("image", "the image file as the body (image/png, image/jpeg, ...), or a multipart form of files")
-def read_images(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
-    from .image_input import load_image
-    if payload.files is None:
-        raise HTTPError(415, f"this image run takes {HOW['image']}; got {payload.content_type or 'no Content-Type'}")
-    if not payload.files:
-        raise HTTPError(422, "no image in the request: send a PNG or JPEG file")
-    if len(payload.files) > limits.max_items:
-        raise HTTPError(413, f"{len(payload.files)} images in one request; at most {limits.max_items}")
-    xs = []
-    for name, data in payload.files:
-        try:
-            xs.append(load_image(io.BytesIO(data), meta, name, limits.max_pixels))
-        except UserError as e:
-            raise HTTPError(413 if "too large" in str(e) else 422, str(e)) from None
-        except Exception as e:  # an untrusted file: any decoder failure (struct.error, ...) is bad input
-            raise HTTPError(422, f"{name} could not be decoded as an image ({type(e).__name__})") from None
-    return torch.cat(xs), [name for name, _ in payload.files]
-
-
-def _cell(v, i: int, col) -> str:
-    """A JSON cell → the text a CSV cell would hold (null → empty, i.e. missing)."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, (int, float, str)):
-        return str(v)
-    raise HTTPError(422, f"row {i + 1}, column {col!r}: expected a number, a string or null; "
-                         f"got {type(v).__name__}")
-
-
-def rows_table(rows: list, header: bool, source: str = "the request"):
-    """JSON rows (objects by column name, or lists by position) → a `Table` as `read_csv` would give."""
-    from ..data.tabular import Table
-    if all(isinstance(r, dict) for r in rows):
-        columns = list(dict.fromkeys(c for r in rows for c in r))
-        data = {c: np.array([_cell(r.get(c), i, c) for i, r in enumerate(rows)], dtype=object) for c in columns}
-        return Table(columns, data, None, source, header=True)
-    if all(isinstance(r, list) for r in rows):
-        width = len(rows[0])
-        for i, r in enumerate(rows):
-            if len(r) != width:
-                raise HTTPError(422, f"row {i + 1} has {len(r)} values but row 1 has {width}: every row needs the same")
-        if header:
-            raise HTTPError(422, "this run was trained on a CSV with a header: give each row as an object "
-                                 "{column: value}")
-        data = {f"c{j}": np.array([_cell(r[j], i, j) for i, r in enumerate(rows)], dtype=object)
-                for j in range(width)}
-        return Table(list(data), data, None, source, header=False)
-    raise HTTPError(422, "each row must be a JSON object {column: value} (or, for runs trained without a header, "
-                         "a list of values); do not mix the two")
-
-
-@register_reader("tabular", 'JSON {"rows": [{"column": value, ...}, ...]} (lists of values for runs trained '
-                            'on a CSV without a header)')
-def read_rows(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
-    from .tabular_input import table_features
-    rows = _items(_need_json(payload, "tabular"), "rows", limits, "rows")
-    return table_features(meta, rows_table(rows, (meta.get("tabular") or {}).get("header", True)))
-
-
-@register_reader("tabular-derived", 'JSON {"rows": [{"column": value, ...}, ...]}: raw rows as in the '
-                                    "competition's test CSV")
-def read_raw_rows(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
-    from ..data.kaggle import derived_features
-    rows = _items(_need_json(payload, "tabular-derived"), "rows", limits, "rows")
-    table = rows_table(rows, True)
-    id_col = meta["tabular"].get("id")
-    labels = ([str(v) for v in table.data[id_col]] if id_col in table.data
-              else [f"row {i + 1}" for i in range(len(table))])
-    return derived_features(meta, table), labels
-
-
-@register_reader("sequence", 'a JSON list of strings, e.g. ["Nakamura", "Müller"]')
-def read_strings(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
-    from .inputs import INPUT_KINDS
-    texts = _items(_need_json(payload, "sequence"), "strings", limits, "texts")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise HTTPError(422, f"item {i + 1} is a {type(t).__name__}, not a string: send a list of strings")
-        if len(t) > limits.max_chars:
-            raise HTTPError(413, f"string {i + 1} has {len(t)} characters; at most {limits.max_chars}")
-    return INPUT_KINDS.get("sequence")(meta, texts)
 
 
 # -- micro-batching -----------------------------------------------------------------------------------------
@@ -313,31 +168,15 @@ async def _payload(request: Request, limits: Limits) -> Payload:
 def model_info(pred, limits: Limits) -> dict:
     """What GET /model answers: task, classes, input, metrics and versions of the served run."""
     meta, ck_summary = pred.meta, pred.run.summary
-    kind = meta["input"]
+    kind = INPUT_KINDS.get(meta["input"])
     info = {"run": pred.run.folder.name, "model": pred.cfg.model.name, "dataset": pred.cfg.data.dataset,
-            "task": meta["task"], "input": kind, "how": HOW.get(kind, ""), "classes": meta.get("classes"),
+            "task": meta["task"], "input": kind.name, "how": kind.how, "classes": meta.get("classes"),
             "parameters": sum(p.numel() for p in pred.model.parameters()),
             "metrics": {k: v for k, v in ck_summary.items() if k.startswith("test_")},
             "primary_metric": ck_summary.get("primary_metric"), "best_epoch": ck_summary.get("best_epoch"),
             "versions": {**(ck_summary.get("versions") or {}), "torch_serving": torch.__version__},
             "limits": vars(limits)}
-    if kind == "image":
-        c, s = int(meta.get("in_channels", 1)), int(meta["size"])
-        info["input_shape"] = [c, s, s]
-        info["image"] = {"channels": c, "size": s, "native_size": int(meta["native_size"]),
-                         "polarity": meta.get("polarity")}
-    elif kind == "sequence":
-        info["input_shape"] = ["length"]
-        info["text"] = {"max_length": meta["text"].get("max_length", 0), "unknown": meta["text"].get("unknown")}
-    else:
-        state = meta.get("tabular") or {}
-        info["input_shape"] = [int(meta.get("in_features", 0))]
-        info["columns"] = ([{"name": c["name"], "type": "numeric"} for c in state.get("numeric", [])]
-                           + [{"name": c["name"], "type": "categorical", "categories": c["categories"]}
-                              for c in state.get("categorical", [])])
-        info["header"] = state.get("header", True)
-        if kind == "tabular-derived":  # raw competition rows: their columns are the pipeline's, not the model's
-            info["columns"] = None
+    info.update(kind.describe(meta))
     return info
 
 
@@ -345,8 +184,10 @@ def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAP
     """The FastAPI app serving `pred` (a Predictor). Swagger UI and ReDoc are off (they load CDN assets);
     the page at / and the OpenAPI document at /openapi.json are served from this process."""
     limits = limits or Limits()
-    kind = pred.meta["input"]
-    reader = READERS.get(kind)
+    kind = INPUT_KINDS.get(pred.meta["input"])
+    if kind.http is None:
+        raise UserError(f"runs with {kind.name} input are not served over HTTP")
+    reader = kind.http
     model = pred.model
 
     def forward(x: torch.Tensor) -> torch.Tensor:
@@ -358,7 +199,7 @@ def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAP
     started = time.time()
     app = FastAPI(title=f"dlp serve: {info['model']} on {info['dataset']}", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", version=str(info["versions"].get("dlpractice", "")),
-                  description=f"POST /predict takes {HOW.get(kind, '')}.")
+                  description=f"POST /predict takes {kind.how}.")
     app.state.batcher, app.state.info = batcher, info
 
     @app.exception_handler(HTTPError)
@@ -382,13 +223,7 @@ def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAP
     async def model_endpoint() -> dict:
         return info
 
-    body_doc = {"requestBody": {"required": True, "description": HOW.get(kind, ""), "content": {
-        "image": {"image/png": {"schema": {"type": "string", "format": "binary"}},
-                  "multipart/form-data": {"schema": {"type": "object", "properties": {
-                      "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}},
-        "sequence": {"application/json": {"schema": {"type": "array", "items": {"type": "string"}}}},
-    }.get(kind, {"application/json": {"schema": {"type": "object", "properties": {
-        "rows": {"type": "array", "items": {"type": "object"}}}}}})}}
+    body_doc = {"requestBody": {"required": True, "description": kind.how, "content": kind.body}}
 
     @app.post("/predict", openapi_extra=body_doc)
     async def predict(request: Request, top: int = Query(3, ge=1, le=1000,

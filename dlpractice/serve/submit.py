@@ -11,7 +11,6 @@ test CSV's first column when it is not a feature, else `row` = 1, 2, …
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import gzip
 import os
@@ -59,8 +58,7 @@ def write_submission(run: str | Path, test: str | Path, out: str | Path, checkpo
     {path, rows, columns}."""
     import torch
 
-    from ..data import kaggle  # noqa: F401  (registers the tabular-derived input kind)
-    from .predictor import Predictor
+    from ..runs.predictor import Predictor
     pred = Predictor(run, checkpoint)
     meta = pred.meta
     if meta.get("input") not in ("tabular", "tabular-derived"):
@@ -96,21 +94,3 @@ def write_submission(run: str | Path, test: str | Path, out: str | Path, checkpo
         Path(tmp).unlink(missing_ok=True)
         raise
     return {"path": str(out), "rows": len(ids), "columns": columns}
-
-
-def cmd_submit(args) -> int:
-    out = args.out or str(Path(args.run) / "submission.csv")
-    info = write_submission(args.run, args.test, out, args.checkpoint)
-    print(f"wrote {info['rows']} rows to {info['path']} (columns: {', '.join(info['columns'])})")
-    return 0
-
-
-def add_commands(sub) -> None:
-    p = sub.add_parser("submit", help="write a Kaggle-style submission CSV from a tabular classification run",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                       description=__doc__.split("\n\n", 1)[1])
-    p.add_argument("run", help="run folder (trained on titanic, otto, or your own csv)")
-    p.add_argument("--test", required=True, help="the competition's test CSV (plain or .gz)")
-    p.add_argument("--out", default=None, help="submission file (default: RUN/submission.csv)")
-    p.add_argument("--checkpoint", default="best", choices=["best", "last"], help="which checkpoint")
-    p.set_defaults(func=cmd_submit)

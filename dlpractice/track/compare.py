@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .loggers import read_metrics  # noqa: E402
+from ..runs.metrics import read_metrics  # noqa: E402
 
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]

@@ -1,13 +1,12 @@
 """How good a GAN's images are: Fréchet distance, Inception-style score and class shares on a fixed classifier.
 
 The classifier is not Inception-v3 (trained on ImageNet photos, and a download) but a Fashion-MNIST
-network trained once by `lessons/gan_scorer.toml` and kept in the user cache, so the figures are
+network trained once by `lessons/gan_scorer.toml` (`train/scorer.py`) and kept in the user cache, so the figures are
 "domain" versions (Heusel et al. 2017 FID; Salimans et al. 2016 IS) comparable across runs that share
 the recipe, not with published Inception numbers. Every figure is also computed for real test images.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
@@ -17,15 +16,12 @@ from torch import nn
 
 from ..errors import UserError
 
-RECIPE = Path(__file__).resolve().parents[1] / "lessons" / "gan_scorer.toml"
-
-
 # -- the fixed classifier --------------------------------------------------------------------------
 class Scorer:
     """A trained classifier read from its run folder: penultimate features and p(y|x) of images in [-1, 1]."""
 
     def __init__(self, folder: Path):
-        from ..train.rundir import Run
+        from ..runs.folder import Run
         run = Run(folder)
         ck = run.checkpoint("best")
         self.folder, self.meta, self.accuracy = Path(folder), ck["data_meta"], run.summary.get("test_accuracy")
@@ -50,36 +46,6 @@ class Scorer:
             probs.append(self.model(x).softmax(-1).double())
             feats.append(self._features.double())
         return torch.cat(feats).numpy(), torch.cat(probs).numpy()
-
-
-def _recipe_key(cfg) -> str:
-    # What decides the weights: every setting but logging that differs from its default, so a changed
-    # recipe gets its own cache folder and a new setting added to the config (at its default) does not.
-    import json
-    from ..config import RunConfig
-    default = RunConfig().to_dict()
-    d = {sec: {k: v for k, v in vals.items() if v != default[sec][k]}
-         for sec, vals in cfg.to_dict().items() if sec not in ("log", "gan")}
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:10]
-
-
-def load_scorer(overrides: list[str] | None = None) -> Scorer:
-    """The score's classifier from the user cache; trained there by `lessons/gan_scorer.toml` (plus
-    `overrides`) with the ordinary loop the first time, which is said on stdout."""
-    from ..config import load_config
-    from ..data.paths import cache_dir
-    cfg = load_config(RECIPE, list(overrides or []))
-    folder = cache_dir() / "gan_scorer" / f"{cfg.model.name}-{cfg.data.dataset}-{_recipe_key(cfg)}"
-    if not (folder / "summary.json").is_file():
-        from ..train.loop import resume, train
-        print(f"the GAN score needs its classifier: training {cfg.model.name} on {cfg.data.dataset} once, by "
-              f"{RECIPE.name}{' with ' + ' '.join(overrides) if overrides else ''}, into {folder}", flush=True)
-        if (folder / "checkpoints" / "last.pt").is_file():
-            resume(folder)               # an earlier first training was stopped: finish it
-        else:
-            (folder / "config.toml").unlink(missing_ok=True)  # a start that died before its first checkpoint
-            train(cfg, out=folder)
-    return Scorer(folder)
 
 
 # -- the figures -----------------------------------------------------------------------------------
@@ -167,7 +133,7 @@ def plot_gan_curves(folder: Path, title: str, best_epoch: int | None = None) -> 
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .loggers import read_metrics
+    from ..runs.metrics import read_metrics
     rows = read_metrics(folder)
 
     def series(split, key):

@@ -1,7 +1,7 @@
 """What an image classifier learned, from its run folder alone: its most confident mistakes and its
 first-layer filters.
 
-`what_it_learned(run_folder)` rebuilds the best model (`dlpractice.serve.predictor.Predictor`), predicts
+`what_it_learned(run_folder)` rebuilds the best model (`dlpractice.runs.predictor.Predictor`), predicts
 the run's test split and writes into the folder
 - `misclassified.png`: the test images the model got wrong with the highest confidence, each titled with
   its true and predicted class and the predicted probability (the mistakes a model is surest of show
@@ -10,8 +10,8 @@ the run's test split and writes into the folder
   diverging colour map, red positive, blue negative, centred on 0; RGB data: each filter's three channels
   as a colour image). For a model without convolutions (softmax regression, MLP) the rows of the first
   linear layer, reshaped to the image, are drawn instead: one template per unit.
-A lesson uses it as its report hook: `report = "dlpractice.track.learned:lesson_report"` (for a compare
-lesson, one pair of figures per variant). The per-class report is `dlpractice.track.perclass`.
+Lessons use it through the report `learned` (`lessons/lecture11.py`; for a compare lesson, one pair of
+figures per variant). The per-class report is `dlpractice.track.perclass`.
 """
 from __future__ import annotations
 
@@ -23,32 +23,21 @@ from matplotlib.figure import Figure  # a bare Figure renders with Agg and never
 from torch import nn
 
 from ..errors import UserError
+from ..runs.predictor import Predictor, predict_split
 
 
 # -- predictions -----------------------------------------------------------------------------------
-@torch.no_grad()
 def predict_test(folder: str | Path, split: str = "test", which: str = "best"):
     """(predictor, x, y, probabilities) for a split of an image classification run."""
-    from ..data import load_dataset
-    from ..serve.predictor import Predictor
     pred = Predictor(folder, which)
     if pred.task.probabilities is None or pred.meta.get("input") != "image":
         raise UserError(f"{folder} is a {pred.meta.get('task')} run on {pred.meta.get('input')} data: "
                         "misclassified images and filters need an image classification run")
-    data = load_dataset(pred.cfg.data, pred.meta.get("size"))
-    s = data.splits[split]
-    if not len(s):
-        raise UserError(f"the {split} split of {folder} is empty")
-    bs = pred.cfg.data.eval_batch_size
-    x = s.x
-    if pred.cfg.train.channels_last and x.dim() == 4:   # the run's own layout: faster on CPU, same numbers
-        pred.model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    probs = torch.cat([pred.probabilities(x[i:i + bs]) for i in range(0, len(s), bs)])
+    x, y, probs = predict_split(pred, split, str(folder), run_layout=True)
     if probs.dim() == 1 or probs.shape[1] == 1:   # a binary run: probability of class 1 → two columns
         p1 = probs.view(-1, 1)
         probs = torch.cat([1 - p1, p1], 1)
-    return pred, s.x, s.y.view(-1).long(), probs
+    return pred, x, y, probs
 
 
 def most_confident_mistakes(probs: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
@@ -151,25 +140,3 @@ def what_it_learned(run_folder: str | Path, n: int = 24, split: str = "test", wh
     return {"misclassified": str(folder / "misclassified.png"), "filters": str(folder / "filters.png"),
             "wrong": wrong, "n": len(y), "shown": [int(i) for i in idx],
             "confidence_of_shown": [round(float(probs[i].max()), 4) for i in idx]}
-
-
-def lesson_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Lesson report hook: the per-class report (confusion.png, per_class.json) and the two figures for
-    the run (train lesson) or for every variant (compare lesson, child run folders); returns the lowest
-    test accuracy of the variants for a compare lesson, the balanced accuracy for a train lesson."""
-    folder = Path(folder)
-    runs = [folder] if (folder / "checkpoints").is_dir() else sorted(
-        p for p in folder.iterdir() if (p / "checkpoints" / "best.pt").exists())
-    from .perclass import format_report, per_class_report
-    balanced = {}
-    for run in runs:
-        report = per_class_report(run)  # confusion.png and per_class.json
-        print(format_report(report))
-        balanced[run.name] = report["balanced_accuracy"]
-        out = what_it_learned(run)
-        print(f"{run.name}: {out['wrong']} of {out['n']} test images misclassified; figures "
-              f"{run / 'confusion.png'}, {run / 'misclassified.png'}, {run / 'filters.png'}")
-    accs = [v for key, v in (result or {}).items() if key.endswith(".accuracy") and isinstance(v, (int, float))]
-    if len(runs) > 1:
-        return {"lowest_variant_accuracy": min(accs)} if accs else {}
-    return {"balanced_accuracy": balanced[runs[0].name]} if runs else {}

@@ -76,15 +76,3 @@ LOGGERS.add("csv", CsvLogger)
 LOGGERS.add("console", ConsoleLogger)
 LOGGERS.add("tensorboard", _lazy("tensorboard_logger", "TensorBoardLogger"))
 LOGGERS.add("visdom", _lazy("visdom_logger", "VisdomLogger"))
-
-
-def read_metrics(folder: Path) -> list[dict]:
-    """metrics.csv as a list of dicts with numbers parsed."""
-    path = Path(folder) / "metrics.csv"
-    if not path.exists():
-        return []
-    out = []
-    for row in csv.DictReader(path.open()):
-        out.append({k: (v if k == "split" else (float(v) if v != "" else None)) for k, v in row.items()})
-        out[-1]["epoch"] = int(out[-1]["epoch"])
-    return out

@@ -1,14 +1,14 @@
 """Per-class report of a classification run: accuracy per class, balanced accuracy, confusion matrix.
 
 `per_class_report(run_folder)` rebuilds the run's best model from the folder alone
-(`dlpractice.serve.predictor.Predictor`), predicts the test split, and writes
+(`dlpractice.runs.predictor.Predictor`), predicts the test split, and writes
 - `per_class.json`: overall accuracy, balanced accuracy (the mean of the per-class accuracies, i.e.
   of the recalls: every class counts the same however rare), and per class its support, accuracy
   (recall), precision and most frequent confusion;
 - `confusion.png`: the confusion matrix, rows = true class, columns = predicted class, colour = share
   of the row, numbers = counts.
 Works for any classification run (image, tabular, sequence): binary runs count as two classes.
-A lesson uses it as its report hook: `report = "dlpractice.track.perclass:lesson_report"`.
+Lessons use it through the report `per_class` (`lessons/lecture13.py`).
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import torch
 from matplotlib.figure import Figure  # a bare Figure renders with Agg and never touches pyplot's state
 
 from ..errors import UserError
+from ..runs.folder import write_json
+from ..runs.predictor import Predictor, predict_split
 
 
 def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -75,37 +77,27 @@ def plot_confusion(cm: torch.Tensor, classes: list[str], path: Path, title: str 
     return path
 
 
-@torch.no_grad()
-def predict_split(folder: str | Path, split: str = "test", which: str = "best"):
-    """(y_true, y_pred, classes, predictor) for a split of a run's data, by its `which` checkpoint."""
-    from ..data import load_dataset
-    from ..serve.predictor import Predictor
+def _predict_split(folder: str | Path, split: str, which: str):
+    """(y_true, y_pred, classes, predictor) for a split of a classification run, by its `which` checkpoint."""
     pred = Predictor(folder, which)
     if pred.task.probabilities is None:
         raise UserError(f"{folder} is a {pred.meta.get('task')} run: a per-class report needs a classifier")
-    data = load_dataset(pred.cfg.data, pred.meta.get("size"))
-    s = data.splits[split]
-    if not len(s):
-        raise UserError(f"the {split} split of {folder} is empty")
-    bs = pred.cfg.data.eval_batch_size
-    outs = [pred.probabilities(s.x[i:i + bs]).argmax(1) for i in range(0, len(s), bs)]
-    y_pred = torch.cat(outs)
+    _, y, probs = predict_split(pred, split, str(folder))
     k = int(pred.meta.get("num_classes") or 2)
     classes = list(pred.meta.get("classes") or [str(i) for i in range(k)])
-    return s.y.view(-1).long(), y_pred, classes, pred
+    return y, probs.argmax(1), classes, pred
 
 
 def per_class_report(run_folder: str | Path, split: str = "test", which: str = "best") -> dict:
     """Write `confusion.png` and `per_class.json` into the run folder; return the report."""
     folder = Path(run_folder)
-    y, p, classes, pred = predict_split(folder, split, which)
+    y, p, classes, pred = _predict_split(folder, split, which)
     cm = confusion_matrix(y, p, len(classes))
     report = {"split": split, "checkpoint": which, **scores(cm, classes), "classes": classes,
               "confusion": cm.tolist()}
     name = f"{pred.run.summary.get('model', '')} on {pred.meta.get('dataset', '')}".strip()
     plot_confusion(cm, classes, folder / "confusion.png",
                    f"{name}: {split} accuracy {report['accuracy']:.4f}, balanced {report['balanced_accuracy']:.4f}")
-    from ..train.rundir import write_json
     write_json(folder / "per_class.json", report)
     return report
 
@@ -122,22 +114,3 @@ def format_report(report: dict) -> str:
     lines.append(f"{report['split']} accuracy {report['accuracy']:.4f} | balanced accuracy "
                  f"{report['balanced_accuracy']:.4f} (mean of per-class accuracies) | n = {report['n']}")
     return "\n".join(lines)
-
-
-def lesson_report(folder: str | Path, result: dict | None = None) -> dict:
-    """Lesson report hook: print the per-class table; flat figures merged into the lesson result."""
-    report = per_class_report(folder)
-    print(format_report(report))
-    out = {"balanced_accuracy": report["balanced_accuracy"], "report_accuracy": report["accuracy"]}
-    # For comparison with figures that report the test accuracy of every epoch (as the course does):
-    # the last epoch's and the highest. Neither chooses anything; the best epoch is chosen on validation.
-    from .loggers import read_metrics
-    test = [r["accuracy"] for r in read_metrics(Path(folder)) if r["split"] == "test" and r.get("accuracy") is not None]
-    if test:
-        out["last_epoch_test_accuracy"], out["max_epoch_test_accuracy"] = test[-1], max(test)
-        print(f"test accuracy at the last epoch {test[-1]:.4f}, highest over epochs {max(test):.4f} "
-              "(reported only; the best checkpoint is chosen on validation)")
-    for c, r in report["per_class"].items():
-        if r["accuracy"] is not None:
-            out[f"accuracy.{c}"] = r["accuracy"]
-    return out

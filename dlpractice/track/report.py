@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from string import Template
 
-from .loggers import read_metrics
+from ..runs.metrics import read_metrics
 
 SPLIT_STYLE = {"train": ("#1f77b4", ""), "val": ("#d62728", "6 4"), "test": ("#2ca02c", "2 3")}
 SPLIT_NAME = {"train": "train", "val": "validation", "test": "test"}

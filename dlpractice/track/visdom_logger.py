@@ -10,7 +10,8 @@ import math
 import os
 import warnings
 
-from .loggers import Logger, read_metrics
+from ..runs.metrics import read_metrics
+from .loggers import Logger
 
 DEFAULT_URL = "http://127.0.0.1:8097"
 SPLITS = ("train", "val", "test")

@@ -1,4 +1,4 @@
-"""Training: the loop, tasks, optimizers and schedules, checkpoints, run folders.
+"""Training: the epoch skeleton and the two loops on it (supervised, GAN), optimizers and schedules, devices.
 
 This package is callable, so that `dlpractice.train(cfg)` is the training function even though
 `dlpractice.train` is also this package (Python binds a subpackage to its parent's attribute).

@@ -1,30 +1,27 @@
-"""The GAN's own small loop beside the main one: two players, two optimizers, the same run folder,
-loggers, checkpoints, Ctrl-C handling and exact resume as `loop.py` (STYLE.md principle 5)."""
+"""The GAN's loop: two players, two optimizers, on the epoch skeleton the supervised loop uses too
+(`skeleton.py`: run folder, loggers, checkpoints, Ctrl-C handling and exact resume; STYLE.md principle 5)."""
 from __future__ import annotations
 
 import dataclasses
 import shutil
-import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from ..config import RunConfig
 from ..data import load_dataset
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
-from ..track.gan_score import Reference, load_scorer, plot_class_shares, plot_gan_curves, save_grid
+from ..runs.checkpoint import load_checkpoint, save_checkpoint
+from ..runs.folder import Run, versions, write_json
+from ..track.gan_score import Reference, plot_class_shares, plot_gan_curves, save_grid
 from ..track.report import report_at_end
-from .checkpoint import load_checkpoint, save_checkpoint
-from .device import choose_device
 from .ema import averaged_copy, update_average
-from .loop import (TrainingInterrupted, _StopFlag, build_loggers, progress_state, restore_progress, seed_everything,
-                   start_progress, training_loader)
 from .optim import build_optimizer, build_schedule
-from .rundir import Run, make_run_dir, plan_run_dir, versions, write_json
+from .scorer import load_scorer
+from .skeleton import EpochLoop, build_loggers, progress_state, restore_progress, seed_everything, start_progress, \
+    training_loader
 
 
 def to_unit_range(x: torch.Tensor, meta: dict) -> torch.Tensor:
@@ -79,15 +76,13 @@ GAN_LOSSES = {
 }
 
 
-class GanTrainer:
+class GanTrainer(EpochLoop):
     """One GAN run: generator (`model.name`), discriminator (`gan.discriminator`), their optimizers, the
     fixed noise of the sample grid and of the score, and the state a checkpoint needs for exact resume."""
 
     def __init__(self, cfg: RunConfig, folder: Path, resume: dict | None = None, loggers=None):
         self.cfg, self.folder = cfg, folder
-        if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
-        self.device = choose_device(cfg.train.device, cfg.train.deterministic)
+        self.use_machine(cfg)
         self.g_spec, self.d_spec = MODELS.get(cfg.model.name), MODELS.get(cfg.gan.discriminator)
         if self.d_spec.task != "generation" or self.d_spec.input != "image":
             raise UserError(f"gan.discriminator '{self.d_spec.name}' is not a discriminator; pick a generation "
@@ -182,25 +177,14 @@ class GanTrainer:
         return {"n": float(n), "loss_d": float(loss_d.detach()) * n, "loss_g": float(loss_g.detach()) * n,
                 "d_real": float(out_real.detach().sigmoid().sum()), "d_fake": float(out_fake.detach().sigmoid().sum())}
 
-    def run_epoch(self, stop: _StopFlag) -> dict:
+    def train_mode(self) -> None:
         self.g.train()
         self.d.train()
-        total = len(self.loader)
-        bar = tqdm(self.loader.batches(self.epoch, self.batch), total=total, initial=self.batch,
-                   desc=f"epoch {self.epoch}", unit="ex", unit_scale=self.cfg.data.batch_size, leave=False,
-                   disable=not self.cfg.log.progress or not sys.stderr.isatty())
-        for xb, _ in bar:
-            for k, v in self.train_step(xb.to(self.device)).items():
-                self.train_sums[k] = self.train_sums.get(k, 0.0) + v
-            self.batch += 1
-            self.step += 1
-            self.steps_this_process += 1
-            every = self.cfg.train.checkpoint_every
-            if stop.set or (every and self.step % every == 0 and self.batch < total):
-                self.save("last")
-            if stop.set:
-                raise TrainingInterrupted(f"stopped at epoch {self.epoch}, step {self.step}; "
-                                          f"checkpoint saved. Resume with:\n  dlp train --resume {self.folder}")
+
+    def step_sums(self, xb, yb) -> dict:
+        return self.train_step(xb.to(self.device))
+
+    def train_metrics(self) -> dict:
         s = self.train_sums
         # d_real / d_fake: D's mean probability of "real" for real and generated images (½ at balance)
         return {k: s[k] / s["n"] for k in ("loss_d", "loss_g", "d_real", "d_fake")}
@@ -208,44 +192,35 @@ class GanTrainer:
     def score(self) -> dict:
         return self.ref.score(generate(self.g_ema, self.noise[:self.cfg.gan.eval_samples], self.device))
 
-    def fit(self) -> Run:
-        cfg, t0 = self.cfg, time.perf_counter()
-        examples, train_seconds = 0, 0.0
-        info = {"model": f"{self.g_spec.name} + {self.d_spec.name}", "dataset": self.data.name,
+    def info(self) -> dict:
+        return {"model": f"{self.g_spec.name} + {self.d_spec.name}", "dataset": self.data.name,
                 "params": count_params(self.g) + count_params(self.d), "device": str(self.device)}
-        write_json(self.folder / "data.json", self.meta)
-        for lg in self.loggers:
-            lg.start(self.folder, info, self.epoch)
-        with _StopFlag() as stop:
-            while self.epoch <= cfg.train.epochs:
-                e0, b0 = time.perf_counter(), self.batch
-                train_m = self.run_epoch(stop)
-                seconds = time.perf_counter() - e0
-                examples += (len(self.loader) - b0) * cfg.data.batch_size
-                train_seconds += seconds
-                s = self.score()
-                test = {"fid": s["fid"], "fid_real_halves": self.ref.fid_halves,
-                        "inception_score": s["inception_score"], "inception_score_real": self.ref.inception_score,
-                        "min_class_share": s["min_class_share"]}
-                metrics = {"train": train_m, **({"val": {"fid": s["fid_val"]}} if "fid_val" in s else {}),
-                           "test": test}
-                # The best generator is chosen on the validation images' FID only (none: the last epoch).
-                fid_val = s.get("fid_val")
-                improved = fid_val is None or self.best_value is None or fid_val < self.best_value["fid"]
-                if improved:
-                    self.best_value, self.best_epoch, self.since_best = {"fid": fid_val}, self.epoch, 0
-                else:
-                    self.since_best += 1
-                for lg in self.loggers:
-                    lg.epoch(self.epoch, metrics, self.g_opt.param_groups[0]["lr"], seconds)
-                grid = save_grid(generate(self.g_ema, self.noise[:cfg.gan.grid], self.device),
-                                 self.folder / "samples" / f"epoch_{self.epoch:03d}.png")
-                shutil.copyfile(grid, self.folder / "samples.png")
-                self.epoch, self.batch, self.train_sums = self.epoch + 1, 0, {}
-                if improved:
-                    self.save("best", fid_val)
-                self.save("last", fid_val)
-        return self.finish(time.perf_counter() - t0, examples, train_seconds)
+
+    def epoch_metrics(self, train_m: dict) -> tuple[dict, dict, float | None]:
+        """The epoch's scores of the averaged generator; the validation images' FID chooses the best
+        generator (none: the last epoch), the test images' figures are only reported."""
+        s = self.score()
+        test = {"fid": s["fid"], "fid_real_halves": self.ref.fid_halves,
+                "inception_score": s["inception_score"], "inception_score_real": self.ref.inception_score,
+                "min_class_share": s["min_class_share"]}
+        metrics = {"train": train_m, **({"val": {"fid": s["fid_val"]}} if "fid_val" in s else {}), "test": test}
+        fid_val = s.get("fid_val")
+        return metrics, {"fid": fid_val}, fid_val
+
+    def better(self, chooser: dict) -> bool:
+        fid_val = chooser["fid"]
+        return fid_val is None or self.best_value is None or fid_val < self.best_value["fid"]
+
+    def lr(self) -> float:
+        return self.g_opt.param_groups[0]["lr"]
+
+    def patience(self) -> int:
+        return 0   # the GAN loop trains every epoch asked for (train.early_stopping is for the supervised loop)
+
+    def after_epoch(self) -> None:
+        grid = save_grid(generate(self.g_ema, self.noise[:self.cfg.gan.grid], self.device),
+                         self.folder / "samples" / f"epoch_{self.epoch:03d}.png")
+        shutil.copyfile(grid, self.folder / "samples.png")
 
     def finish(self, wall: float, examples: int, train_seconds: float) -> Run:
         """Score the best generator on `gan.eval_samples` images beside the real test set; write
@@ -288,16 +263,3 @@ class GanTrainer:
         for lg in self.loggers:
             lg.end(summary)
         return Run(self.folder)
-
-
-def train_gan(cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
-    """Train a GAN into a new run folder (the generator is `model.name`, the discriminator `gan.discriminator`)."""
-    folder = plan_run_dir(cfg, out)
-    trainer = GanTrainer(cfg, folder, loggers=loggers)  # data, models and scorer checked before any write
-    make_run_dir(folder, cfg)
-    return trainer.fit()
-
-
-def resume_gan(folder: Path, ck: dict, cfg: RunConfig, loggers=None) -> Run:
-    """Continue a GAN run from its `last` checkpoint `ck`."""
-    return GanTrainer(cfg, folder, resume=ck, loggers=loggers).fit()

@@ -1,0 +1,113 @@
+"""The `dlp` command line: a thin layer over the Python API. User errors exit with code 2."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+from .listings import cmd_datasets, cmd_lessons, cmd_models, cmd_runs
+from .train import cmd_demo, cmd_lesson, cmd_train
+
+HELP = argparse.ArgumentDefaultsHelpFormatter
+
+
+# -- parser ---------------------------------------------------------------------------------------
+def _add_common_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting, e.g. --set optim.lr=0.05 --set train.epochs=3 (repeatable)")
+    p.add_argument("--out", default=None, help="run folder to create (default: runs/<name>-<UTC time>)")
+    p.add_argument("--log", action=_LogAction, metavar="LIST",
+                   help="loggers besides the console line, e.g. csv,tensorboard,visdom (CSV is always on); "
+                        "same as --set log.loggers=[...] (default: log.loggers)")
+
+
+class _LogAction(argparse.Action):
+    """`--log a,b` becomes the override `log.loggers=["console", "a", "b"]`, in order among the --set."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        names = ["console", *(n.strip() for n in values.split(",") if n.strip())]
+        items = list(getattr(namespace, "set", None) or [])  # a copy: never append to the shared default
+        items.append("log.loggers=" + repr(list(dict.fromkeys(names))).replace("'", '"'))
+        setattr(namespace, "set", items)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..config import describe_defaults
+    parser = argparse.ArgumentParser(prog="dlp", formatter_class=HELP,
+                                     description="dlpractice: the course 《PyTorch深度学习实践》 as runnable lessons.")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder searched first for data sets (then $DLP_DATA_DIR, then the user cache)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model on a data set with the one loop", formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="Train with a TOML config (or the defaults) plus --set overrides.\n\nSettings and defaults:\n"
+                       + describe_defaults())
+    p.add_argument("config", nargs="?", default=None, help="TOML config or lesson file (default: built-in defaults)")
+    _add_common_run(p)
+    p.add_argument("--resume", default=None, metavar="RUN", help="continue RUN from its last checkpoint (default: None)")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
+                   help="force a device (default: train.device, 'auto')")
+    p.set_defaults(func=cmd_train)
+
+    for name, func, text in [("models", cmd_models, "list registered models"),
+                             ("datasets", cmd_datasets, "list registered data sets"),
+                             ("lessons", cmd_lessons, "list lectures 1–13 and what each runs")]:
+        p = sub.add_parser(name, help=text, formatter_class=HELP)
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("runs", help="list run folders and their results", formatter_class=HELP)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--runs-dir", default="runs", help="folder holding run folders")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("lesson", help="run one lecture's lesson (e.g. dlp lesson 10)", formatter_class=HELP)
+    p.add_argument("lesson", help="lecture number 1–13, lesson name, or lesson TOML path")
+    _add_common_run(p)
+    p.add_argument("--quick", action="store_true", help="the lesson's short version (fewer epochs, a subset)")
+    p.set_defaults(func=cmd_lesson)
+
+    p = sub.add_parser("demo", help="train lenet_bn on the embedded digits (about 10 s on 2 cores)",
+                       formatter_class=HELP)
+    _add_common_run(p)
+    p.set_defaults(func=cmd_demo)
+
+    from .data import add_commands as add_fetch
+    from .predict import add_commands
+    from .sample import add_commands as add_sample
+    from .serve import add_commands as add_serve
+    from .submit import add_commands as add_submit
+    from .track import add_commands as add_track
+    add_commands(sub)
+    add_submit(sub)
+    add_sample(sub)
+    add_serve(sub)
+    add_fetch(sub)
+    add_track(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from ..data import paths
+    if args.data_dir:
+        paths.DATA_DIR = Path(args.data_dir)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # Ctrl-C inside training: a checkpoint was saved, say how to resume
+        if type(e).__name__ != "TrainingInterrupted":
+            raise
+        print(str(e), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""CLI commands for watching and reading runs: `dlp board`, `dlp report`, `dlp compare`."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def cmd_board(args) -> int:
+    from ..track.board import start_tensorboard, start_visdom
+    runs = Path(args.runs_dir)
+    if args.visdom:
+        port = args.port or 8097
+        proc, url = start_visdom(port, runs / ".visdom", args.host, quiet=False)
+        print(f"visdom (offline, scripts served locally) at {url}\n"
+              f"train with `dlp train --log visdom` (or set $DLP_VISDOM={url}); one environment per run", flush=True)
+    else:
+        if not runs.is_dir():
+            raise UserError(f"runs folder {runs} does not exist; train a run first or pass --runs-dir")
+        port = args.port or 6006
+        proc, url = start_tensorboard(runs, port, args.host, quiet=False)
+        print(f"TensorBoard on {runs}/ at {url}\ntrain with `dlp train --log tensorboard`", flush=True)
+    print("Ctrl-C stops the server", flush=True)
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return 0
+
+
+def _finished(folder: str) -> Path:
+    p = Path(folder)
+    if not (p / "config.toml").is_file():
+        raise UserError(f"{p} is not a run folder (no config.toml); list runs with `dlp runs`")
+    if not (p / "summary.json").is_file():
+        raise UserError(f"{p} has not finished (no summary.json); finish it with `dlp train --resume {p}`")
+    return p
+
+
+def cmd_report(args) -> int:
+    from ..track.report import write_report
+    folder = _finished(args.run)
+    path = write_report(folder, figures=not args.no_figures)
+    print(f"report: {path}")
+    return 0
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) >= 1e4 or (v and abs(v) < 1e-3) else f"{v:.4f}"
+    return "" if v is None else str(v)
+
+
+def _table(rows: list[dict]) -> str:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
+
+
+def cmd_compare(args) -> int:
+    from ..track.compare import compare_runs, config_differences
+    if len(args.runs) < 2:
+        raise UserError("give at least two run folders to compare, e.g. `dlp compare runs/a runs/b`")
+    folders = [_finished(r) for r in args.runs]
+    out = Path(args.out) if args.out else \
+        folders[0].parent / f"comparison-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.png"
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out must name a .png file, got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = compare_runs(folders, out, title=" vs ".join(f.name for f in folders))
+    diffs = config_differences(folders)
+    if args.json:
+        print(json.dumps({"figure": str(out), "runs": rows, "config_differences": diffs}, indent=2))
+        return 0
+    print("best metrics (test split, best checkpoint; val_: the validation value that chose it)")
+    print(_table(rows))
+    print("\nconfig differences" + ("" if diffs else ": none besides logging"))
+    if diffs:
+        print(_table(diffs))
+    print(f"\nfigure: {out}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = sub.add_parser("board", help="start a dashboard on the runs folder: visdom (offline) or TensorBoard",
+                       formatter_class=fmt)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--visdom", action="store_true",
+                       help="visdom server with locally installed scripts (live curves of `--log visdom` runs)")
+    which.add_argument("--tensorboard", action="store_true", help="TensorBoard on the runs folder")
+    p.add_argument("--runs-dir", default="runs", help="folder holding run folders (visdom keeps its envs in .visdom/)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it to the network)")
+    p.add_argument("--port", type=int, default=None, help="port (default: 8097 visdom, 6006 TensorBoard)")
+    p.set_defaults(func=cmd_board)
+
+    p = sub.add_parser("report", help="rebuild a run's self-contained report.html", formatter_class=fmt)
+    p.add_argument("run", help="run folder")
+    p.add_argument("--no-figures", action="store_true",
+                   help="do not draw a missing confusion matrix / misclassified grid first")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="overlay runs' curves in one PNG; table of best metrics, config "
+                       "differences and wall time", formatter_class=fmt)
+    p.add_argument("runs", nargs="+", help="two or more run folders")
+    p.add_argument("--out", default=None,
+                   help="PNG to write (default: comparison-<UTC time>.png beside the first run)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_compare)

@@ -1,0 +1,96 @@
+"""The image input kind: image files (PNG, JPEG, ...) → the model's input: grayscale or RGB, resize, the
+training normalization, and the data set's polarity (Fashion-MNIST and MNIST are light objects on a dark
+background). `dlp predict RUN shirt.png`; `POST /predict` with the file as the body or a multipart form."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import UserError
+from . import InputKind, register_input
+from .http import HTTPError, Limits, Payload
+
+MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+
+
+def load_image(source, meta: dict, name: str = "image", max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """One image (path or file-like) → (1, C, S, S) tensor prepared exactly like the training data."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(source) as im:
+            if im.width * im.height > max_pixels:
+                raise UserError(f"{name} is {im.width}×{im.height}: too large (at most {max_pixels:,} pixels)")
+            im.load()
+            channels = int(meta.get("in_channels", 1))
+            img = im.convert("RGB" if channels == 3 else "L")
+    except FileNotFoundError:
+        raise UserError(f"image not found: {name}") from None
+    except IsADirectoryError:
+        raise UserError(f"{name} is a folder, not an image file") from None
+    except Image.DecompressionBombError:  # PIL refuses > 2 × its own pixel limit while opening
+        raise UserError(f"{name} is too large (at most {max_pixels:,} pixels)") from None
+    except UnidentifiedImageError:
+        raise UserError(f"{name} is not an image PIL can read (PNG, JPEG, BMP, GIF, ...)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{name} is a damaged or truncated image ({e})") from None
+    native, size = int(meta["native_size"]), int(meta["size"])
+    if img.size != (native, native):
+        img = img.resize((native, native), Image.Resampling.LANCZOS)
+    x = np.asarray(img, dtype=np.float32) / 255.0         # (H, W) or (H, W, 3) in [0, 1], like pixel / scale
+    border = np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
+    if meta.get("polarity") == "light-on-dark" and border.mean() > 0.5:
+        x = 1.0 - x  # a dark drawing on white paper becomes the light-on-dark image the model saw
+    t = torch.from_numpy(np.ascontiguousarray(x.reshape(native, native, channels).transpose(2, 0, 1)))
+    t = t.unsqueeze(0)                                     # (1, C, H, W)
+    if size != native:
+        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+    return (t - meta["mean"]) / meta["std"]
+
+
+def images(meta: dict, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
+    if not inputs:
+        raise UserError("give one or more image files, e.g. dlp predict RUN shirt.png")
+    return torch.cat([load_image(Path(p), meta, p) for p in inputs]), list(inputs)
+
+
+HOW = "the image file as the body (image/png, image/jpeg, ...), or a multipart form of files"
+
+
+def read_images(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
+    if payload.files is None:
+        raise HTTPError(415, f"this image run takes {HOW}; got {payload.content_type or 'no Content-Type'}")
+    if not payload.files:
+        raise HTTPError(422, "no image in the request: send a PNG or JPEG file")
+    if len(payload.files) > limits.max_items:
+        raise HTTPError(413, f"{len(payload.files)} images in one request; at most {limits.max_items}")
+    xs = []
+    for name, data in payload.files:
+        try:
+            xs.append(load_image(io.BytesIO(data), meta, name, limits.max_pixels))
+        except UserError as e:
+            raise HTTPError(413 if "too large" in str(e) else 422, str(e)) from None
+        except Exception as e:  # an untrusted file: any decoder failure (struct.error, ...) is bad input
+            raise HTTPError(422, f"{name} could not be decoded as an image ({type(e).__name__})") from None
+    return torch.cat(xs), [name for name, _ in payload.files]
+
+
+def describe(meta: dict) -> dict:
+    c, s = int(meta.get("in_channels", 1)), int(meta["size"])
+    return {"input_shape": [c, s, s], "image": {"channels": c, "size": s, "native_size": int(meta["native_size"]),
+                                                 "polarity": meta.get("polarity")}}
+
+
+def example(dims: dict, n: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(n, C, S, S) noise: C = in_channels (1), S = the run's size (28)."""
+    c, s = int(dims.get("in_channels", 1)), int(dims.get("size") or 28)
+    return torch.randn(n, c, s, s, generator=generator)
+
+
+register_input(InputKind("image", images, example, read_images, HOW, body={
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}, describe=describe))

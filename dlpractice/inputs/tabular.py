@@ -1,0 +1,95 @@
+"""The tabular input kind: a CSV of rows (or JSON rows) → the model's features, by the run's saved preprocessing.
+
+`dlp predict RUN --csv rows.csv`. The file is read like the training file:
+- trained with a header: columns are matched by name; the target, the id and any other extra
+  columns may be present and are ignored; a missing feature column is an error naming it;
+- trained without a header (e.g. `diabetes`): the file has no header either and holds either all
+  training columns (target included, e.g. rows copied from the training CSV) or all but the target.
+Missing numeric values are imputed with the training fill (median by default), missing categories
+with the training mode; a category never seen in training is an error, unless the run was trained
+with `data.options.unseen = "zeros"`, which scores it as an all-zero one-hot. Rows are labelled
+`row N` (1-based data row), or by the id column when the run has one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data.table import Table, read_csv
+from ..data.tabular import TabularPrep
+from ..errors import UserError
+from . import InputKind, register_input
+from .http import Limits, Payload, items, need_json, rows_table
+
+
+def tabular_rows(meta: dict, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
+    state = _state(meta)
+    if len(inputs) != 1:
+        raise UserError(f"give one CSV file of rows to score (--csv rows.csv); got {len(inputs)} inputs")
+    return table_features(meta, read_csv(Path(inputs[0]), header=state.get("header", True)))
+
+
+def _state(meta: dict) -> dict:
+    state = meta.get("tabular")
+    if not state:
+        raise UserError("this run's data has no saved tabular preprocessing (meta['tabular']); retrain it "
+                        "with a tabular data set (csv, diabetes, breast-cancer, ...)")
+    return state
+
+
+def table_features(meta: dict, table: Table) -> tuple[torch.Tensor, list[str]]:
+    """Rows read like the training file (by name with a header; by position, with or without the
+    target, without one) → (features, row labels). Shared by `dlp predict --csv` and `dlp serve`
+    (whose JSON rows may name the columns of a run trained without a header: c0, c1, ...)."""
+    state = _state(meta)
+    columns, target = state["columns"], state.get("target")
+    if not state.get("header", True) and not table.header:
+        width = len(table.columns)
+        without_target = [c for c in columns if c != target]
+        if width == len(columns):
+            names = columns
+        elif width == len(without_target):
+            names = without_target
+        else:
+            raise UserError(f"{table.source or 'the input'} has {width} columns, but this run was trained on a CSV "
+                            f"without a header with {len(columns)} columns ({len(without_target)} features and the "
+                            f"target '{target}'); give rows of {len(columns)} columns, or {len(without_target)} "
+                            "without the target")
+        table = Table(list(names), {n: table.data[c] for n, c in zip(names, table.columns)}, table.lines,
+                      table.source, header=False)
+    x = TabularPrep.from_meta(state).transform(table)
+    id_col = state.get("id")
+    if id_col and id_col in table.data:
+        labels = [str(v) for v in table.data[id_col]]
+    else:
+        labels = [f"row {i + 1}" for i in range(len(table))]
+    return x, labels
+
+
+HOW = 'JSON {"rows": [{"column": value, ...}, ...]} (lists of values for runs trained on a CSV without a header)'
+ROWS_BODY = {"application/json": {"schema": {"type": "object", "properties": {
+    "rows": {"type": "array", "items": {"type": "object"}}}}}}
+
+
+def read_rows(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
+    rows = items(need_json(payload, "tabular", HOW), "rows", limits, "rows")
+    return table_features(meta, rows_table(rows, (meta.get("tabular") or {}).get("header", True)))
+
+
+def describe(meta: dict) -> dict:
+    """GET /model's input fields of a tabular run: its feature count and columns (name, type, categories)."""
+    state = meta.get("tabular") or {}
+    return {"input_shape": [int(meta.get("in_features", 0))],
+            "columns": ([{"name": c["name"], "type": "numeric"} for c in state.get("numeric", [])]
+                        + [{"name": c["name"], "type": "categorical", "categories": c["categories"]}
+                           for c in state.get("categorical", [])]),
+            "header": state.get("header", True)}
+
+
+def example(dims: dict, n: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
+    """(n, in_features) noise (8 features when `dims` has none)."""
+    return torch.randn(n, int(dims.get("in_features", 8)), generator=generator)
+
+
+register_input(InputKind("tabular", tabular_rows, example, read_rows, HOW, body=ROWS_BODY, describe=describe))

@@ -1,0 +1,202 @@
+"""The epoch skeleton both training loops share (the supervised loop and the GAN's): Ctrl-C, progress,
+checkpoints every N steps, exact resume, selection of the best epoch, loggers and the run folder.
+
+A loop subclasses `EpochLoop` and supplies what differs: `train_mode()`, `step_sums(xb, yb)` (one
+optimizer step, its additive sums), `train_metrics()`, `epoch_metrics(train_metrics)` (the epoch's
+{split: metrics}, what chooses the best epoch, and the value saved with the checkpoint), `better(chooser)`,
+`lr()`, `info()`, `save(name, value)` and `finish(...)`.
+"""
+from __future__ import annotations
+
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..config import RunConfig, from_dict
+from ..data.loader import AUGMENTS, TensorLoader
+from ..errors import UserError
+from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
+from ..runs.folder import Run, make_run_dir, plan_run_dir, write_json
+from ..runs.tasks import add_sums
+from ..track.loggers import LOGGERS
+from .device import choose_device
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C: a checkpoint was written; the message holds the resume command."""
+
+
+class StopFlag:
+    """First Ctrl-C asks the loop to stop at the next step; a second one aborts at once."""
+
+    def __init__(self):
+        self.set = False
+
+    def __enter__(self):
+        self.old = signal.signal(signal.SIGINT, self._handle) if _main_thread() else None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+        print("\nstopping after this step (Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+
+
+def _main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor) -> TensorLoader:
+    """The shuffled training loader with `data.augment`'s batched augmentations (names checked)."""
+    unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
+    if unknown:
+        raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
+    return TensorLoader(x, y, cfg.data.batch_size, shuffle=True, seed=cfg.train.seed,
+                        augments=[AUGMENTS[a] for a in cfg.data.augment])
+
+
+def build_loggers(cfg: RunConfig, loggers=None) -> list:
+    """The given loggers, or those of `log.loggers` with CSV always first."""
+    return loggers if loggers is not None else [LOGGERS.get(n)() for n in dict.fromkeys(["csv", *cfg.log.loggers])]
+
+
+def start_progress(t) -> None:
+    """A fresh trainer's position: epoch 1 next, no batches or steps done, nothing best yet."""
+    t.epoch, t.batch, t.step = 1, 0, 0      # next epoch to run, batches done in it, steps done
+    t.best_value, t.best_epoch, t.since_best = None, 0, 0
+    t.train_sums = {}
+    t.steps_this_process = 0
+
+
+def progress_state(t) -> dict:
+    """Where a trainer is (epoch, batch, step, running sums, best so far) and every RNG state: what a
+    checkpoint needs besides weights and optimizers for an exact resume. Shared with the GAN loop."""
+    return {"epoch": t.epoch, "batch": t.batch, "step": t.step, "rng": rng_state(),
+            "augment_rng": t.loader.augment_gen.get_state(), "train_sums": dict(t.train_sums),
+            "best_value": t.best_value, "best_epoch": t.best_epoch, "since_best": t.since_best}
+
+
+def restore_progress(t, ck: dict) -> None:
+    """The inverse of `progress_state`, from a checkpoint."""
+    t.epoch, t.batch, t.step = ck["epoch"], ck["batch"], ck["step"]
+    t.best_value, t.best_epoch, t.since_best = ck["best_value"], ck["best_epoch"], ck["since_best"]
+    t.train_sums = dict(ck["train_sums"])
+    set_rng_state(ck["rng"])
+    t.loader.augment_gen.set_state(ck["augment_rng"])
+
+
+class EpochLoop:
+    """Epochs of steps over `self.loader` until `train.epochs`, with everything a run needs around them.
+    Subclasses set `cfg`, `folder`, `meta`, `loader`, `loggers` and call `start_progress(self)`."""
+
+    def use_machine(self, cfg: RunConfig) -> None:
+        """Threads and device, before anything is built."""
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        self.device = choose_device(cfg.train.device, cfg.train.deterministic)
+
+    def patience(self) -> int:
+        """Epochs without a better chooser before stopping early (0: never)."""
+        return self.cfg.train.early_stopping
+
+    def after_epoch(self) -> None:
+        """Anything to write once an epoch is logged (the GAN's sample grid)."""
+
+    def run_epoch(self, stop: StopFlag) -> dict:
+        self.train_mode()
+        total = len(self.loader)
+        bar = tqdm(self.loader.batches(self.epoch, self.batch), total=total, initial=self.batch,
+                   desc=f"epoch {self.epoch}", unit="ex", unit_scale=self.cfg.data.batch_size, leave=False,
+                   disable=not self.cfg.log.progress or not sys.stderr.isatty())
+        for xb, yb in bar:
+            add_sums(self.train_sums, self.step_sums(xb, yb))
+            self.batch += 1
+            self.step += 1
+            self.steps_this_process += 1
+            every = self.cfg.train.checkpoint_every
+            if stop.set or (every and self.step % every == 0 and self.batch < total):
+                self.save("last")
+            if stop.set:
+                raise TrainingInterrupted(f"stopped at epoch {self.epoch}, step {self.step}; "
+                                          f"checkpoint saved. Resume with:\n  dlp train --resume {self.folder}")
+        return self.train_metrics()
+
+    def fit(self) -> Run:
+        cfg, t0 = self.cfg, time.perf_counter()
+        examples, train_seconds = 0, 0.0
+        info = self.info()
+        write_json(self.folder / "data.json", self.meta)  # what predict/serve need to prepare inputs
+        for lg in self.loggers:
+            lg.start(self.folder, info, self.epoch)
+        with StopFlag() as stop:
+            while self.epoch <= cfg.train.epochs:
+                e0, b0 = time.perf_counter(), self.batch
+                train_m = self.run_epoch(stop)
+                seconds = time.perf_counter() - e0
+                examples += (len(self.loader) - b0) * cfg.data.batch_size
+                train_seconds += seconds
+                metrics, chooser, value = self.epoch_metrics(train_m)
+                improved = self.better(chooser)
+                if improved:
+                    self.best_value, self.best_epoch, self.since_best = dict(chooser), self.epoch, 0
+                else:
+                    self.since_best += 1
+                lr = self.lr()
+                for lg in self.loggers:
+                    lg.epoch(self.epoch, metrics, lr, seconds)
+                self.after_epoch()
+                finished_epoch = self.epoch
+                self.epoch, self.batch, self.train_sums = self.epoch + 1, 0, {}
+                if improved:
+                    self.save("best", value)
+                self.save("last", value)
+                patience = self.patience()
+                if patience and self.since_best >= patience:
+                    print(f"early stopping after epoch {finished_epoch}: no better validation "
+                          f"{self.chooses_on} for {patience} epochs", flush=True)
+                    break
+        return self.finish(time.perf_counter() - t0, examples, train_seconds)
+
+
+def start_run(loop: type, cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
+    """Train `cfg` with `loop` into a new run folder: data, model and optimizer are checked before any write."""
+    folder = plan_run_dir(cfg, out)
+    trainer = loop(cfg, folder, loggers=loggers)
+    make_run_dir(folder, cfg)
+    return trainer.fit()
+
+
+def last_checkpoint(folder: str | Path) -> tuple[dict, RunConfig]:
+    """A run folder's `last` checkpoint and the config it was trained with (said when nothing is left)."""
+    folder = Path(folder)
+    ck_path = folder / "checkpoints" / "last.pt"
+    if not ck_path.exists():
+        raise UserError(f"{folder} has no checkpoints/last.pt to resume from; is it a run folder?")
+    ck = load_checkpoint(ck_path)
+    cfg = from_dict(ck["config"])
+    if ck["epoch"] > cfg.train.epochs:
+        print(f"{folder} already finished all {cfg.train.epochs} epochs; nothing to resume", flush=True)
+    return ck, cfg
+
+
+def continue_run(loop: type, folder: str | Path, ck: dict, cfg: RunConfig, loggers=None) -> Run:
+    """Continue a run of `loop` from its `last` checkpoint `ck`: only the remaining epochs and steps."""
+    return loop(cfg, Path(folder), resume=ck, loggers=loggers).fit()

@@ -1,0 +1,161 @@
+"""The supervised loop: one model, forward → loss → backward → step; validation picks the best epoch."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..config import RunConfig
+from ..data import load_dataset
+from ..errors import UserError
+from ..models import MODELS, build_model, count_params
+from ..runs.checkpoint import load_checkpoint, save_checkpoint
+from ..runs.evaluate import autocast, evaluate, to_device
+from ..runs.folder import Run, versions, write_json
+from ..runs.tasks import TASKS, batch_sums
+from ..track.plots import plot_curves
+from ..track.report import report_at_end
+from .ema import averaged_copy, update_average
+from .optim import build_optimizer, build_schedule
+from .skeleton import EpochLoop, build_loggers, progress_state, restore_progress, seed_everything, start_progress, \
+    training_loader
+
+
+class Trainer(EpochLoop):
+    """Holds the state of one run so that the epoch loop, checkpoints and resume share it."""
+
+    def __init__(self, cfg: RunConfig, folder: Path, resume: dict | None = None, loggers=None):
+        self.cfg, self.folder = cfg, folder
+        self.use_machine(cfg)
+        seed_everything(cfg.train.seed)
+        self.spec = MODELS.get(cfg.model.name)
+        size = cfg.model.args.get("input_size", self.spec.input_size)
+        self.data = load_dataset(cfg.data, size)
+        if self.data.task != self.spec.task:
+            raise UserError(f"model '{self.spec.name}' is for {self.spec.task} but data set "
+                            f"'{cfg.data.dataset}' is {self.data.task}; pick a matching pair "
+                            "(see `dlp models` and `dlp datasets`)")
+        self.task = TASKS.get(self.spec.task)
+        self.meta, self.chooses_on = self.data.meta, self.task.primary
+        self.model_args = self.spec.resolve_args(self.data.meta, cfg.model.args)
+        self.model = build_model(self.spec.name, self.model_args).to(self.device)
+        if cfg.train.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        # With train.ema > 0 a moving average of the weights is what is evaluated, chosen and saved.
+        self.averaged = averaged_copy(self.model) if cfg.train.ema else None
+        tr = self.data.splits["train"]
+        self.loader = training_loader(cfg, tr.x, tr.y)
+        self.opt = build_optimizer(cfg.optim, self.model.parameters())
+        self.sched = build_schedule(cfg.schedule, self.opt, cfg.train.epochs, len(self.loader))
+        start_progress(self)
+        if resume:
+            self._restore(resume)
+        self.loggers = build_loggers(cfg, loggers)
+
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The model that is evaluated, chosen and saved as "model": the weight average if there is one."""
+        return self.averaged if self.averaged is not None else self.model
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _payload(self, val_metric: float | None) -> dict:
+        trained = {"trained": self.model.state_dict()} if self.averaged is not None else {}
+        return {"model": self.eval_model.state_dict(), **trained, "model_name": self.spec.name,
+                "model_args": self.model_args,
+                "config": self.cfg.to_dict(), "data_meta": self.data.meta, "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric}
+
+    def _restore(self, ck: dict) -> None:
+        self.model.load_state_dict(ck.get("trained", ck["model"]))
+        if self.averaged is not None:
+            self.averaged.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.sched.load_state_dict(ck["scheduler"])
+        restore_progress(self, ck)
+
+    def save(self, name: str, val_metric: float | None = None) -> None:
+        save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", self._payload(val_metric))
+
+    # -- the loop ------------------------------------------------------------------------------
+    def train_step(self, xb, yb):
+        """One optimizer step through a closure, so LBFGS (which re-evaluates) uses the same loop."""
+        out_box = {}
+
+        def closure():
+            self.opt.zero_grad(set_to_none=True)
+            with autocast(self.cfg, self.device):
+                out = self.model(xb)
+            loss = self.task.loss(out, yb, self.cfg.train.label_smoothing)
+            loss.backward()
+            out_box.setdefault("out", out)
+            out_box.setdefault("loss", loss)
+            return loss
+
+        self.opt.step(closure)
+        if self.averaged is not None:
+            update_average(self.averaged, self.model, self.cfg.train.ema, self.step)
+        self.sched.step()
+        return out_box["out"], out_box["loss"]
+
+    def train_mode(self) -> None:
+        self.model.train()
+
+    def step_sums(self, xb, yb) -> dict:
+        xb, yb = to_device(xb, yb, self.device, self.cfg)
+        out, loss = self.train_step(xb, yb)
+        if not torch.isfinite(loss):
+            raise UserError(f"loss became {float(loss)} at epoch {self.epoch} step {self.step + 1}: "
+                            f"lower optim.lr (now {self.cfg.optim.lr})")
+        return batch_sums(self.task, out, yb, loss)
+
+    def train_metrics(self) -> dict:
+        return self.task.finish(self.train_sums)
+
+    def epoch_metrics(self, train_m: dict) -> tuple[dict, dict, float]:
+        """{split: metrics} of the epoch; the chooser is validation (training metrics when there is no
+        validation split) — the test split is only reported."""
+        cfg = self.cfg
+        metrics = {"train": train_m}
+        val = self.data.splits["val"]
+        if len(val):
+            metrics["val"] = evaluate(self.eval_model, self.task, val.x, val.y, cfg, self.device)
+        if cfg.train.eval_test:
+            test = self.data.splits["test"]
+            metrics["test"] = evaluate(self.eval_model, self.task, test.x, test.y, cfg, self.device)
+        chooser = metrics.get("val", train_m)
+        return metrics, chooser, chooser[self.task.primary]
+
+    def better(self, chooser: dict) -> bool:
+        return self.task.better(chooser, self.best_value)
+
+    def lr(self) -> float:
+        return self.opt.param_groups[0]["lr"]
+
+    def info(self) -> dict:
+        return {"model": self.spec.name, "dataset": self.data.name, "params": count_params(self.model),
+                "device": str(self.device)}
+
+    def finish(self, wall: float, examples: int, train_seconds: float) -> Run:
+        """Reload the best checkpoint, compute its test metrics, write summary.json and curves.png."""
+        best = load_checkpoint(self.folder / "checkpoints" / "best.pt")
+        self.eval_model.load_state_dict(best["model"])
+        test = self.data.splits["test"]
+        metrics = evaluate(self.eval_model, self.task, test.x, test.y, self.cfg, self.device)
+        primary = self.task.primary
+        summary = {"task": self.spec.task, "model": self.spec.name, "dataset": self.data.name,
+                   "params": count_params(self.model), "epochs": self.epoch - 1, "best_epoch": self.best_epoch,
+                   "chosen_by": "val" if len(self.data.splits["val"]) else "train",
+                   "best_val": self.best_value, "metrics": metrics,
+                   "primary_metric": {"name": primary, "value": metrics.get(primary)},
+                   "wall_seconds": round(wall, 3),
+                   "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,
+                   "steps_this_process": self.steps_this_process, "device": str(self.device),
+                   "versions": versions()}
+        if self.task.primary == "accuracy":
+            summary["test_accuracy"] = metrics["accuracy"]
+        write_json(self.folder / "summary.json", summary)
+        plot_curves(self.folder, f"{self.spec.name} on {self.data.name}", self.best_epoch)
+        report_at_end(self.folder)  # report.html: curves, final metrics, overfitting note
+        for lg in self.loggers:
+            lg.end(summary)
+        return Run(self.folder)
