@@ -30,7 +30,10 @@ import urllib.request
 from pathlib import Path
 
 LESSONS = [str(n) for n in range(1, 14)] + ["titanic", "names_tuned", "gan"]
-VOLATILE = re.compile(r"second|time|folder|path|date|version|run$|runs_dir|out$", re.I)
+# Keys whose values are timings, paths or versions, or (lecture 3's race, lecture 8's epoch timing) what a
+# wall-clock budget reached: they differ from run to run on any code.
+VOLATILE = re.compile(r"second|time|folder|path|date|version|run$|runs_dir|out$|per_s|_ms_|budget|"
+                      r"^(gd|sgd|minibatch)_(final_cost|samples|updates)", re.I)
 
 
 def dlp(*args: str, env: dict, check: bool = True) -> str:
@@ -60,8 +63,9 @@ def run_files(folder: Path) -> dict:
     for p in sorted(folder.rglob("*.json")):   # result, cv, comparison, lesson, summary, data, per-class ...
         out[str(p.relative_to(folder))] = sha(json.dumps(stable(json.loads(p.read_text())),
                                                          sort_keys=True).encode())
-    for p in sorted(folder.rglob("*.md")):     # report tables (final_loss.md, ...)
-        out[str(p.relative_to(folder))] = sha(p.read_bytes())
+    for p in sorted(folder.rglob("*.md")):     # report tables (final_loss.md, ...), timing rows left out
+        lines = [ln for ln in p.read_text().splitlines() if not VOLATILE.search(ln.split("|")[1] if "|" in ln else "")]
+        out[str(p.relative_to(folder))] = sha("\n".join(lines).encode())
     return out
 
 
@@ -146,6 +150,8 @@ def snapshot(work: Path, data_dir: Path) -> dict:
     dlp("sample", str(gan_run), "-n", "16", "--out", str(sample), env=env)
     p["noise"] = sha(sample.read_bytes())
     p["evaluate"] = dlp("evaluate", str(image_run), "--json", env=env)
+    for k, v in p.items():   # inputs are named by their path, which holds the work folder
+        p[k] = v.replace(str(work.resolve()), "WORK")
     png = Path(inp["images"][0]).read_bytes()
     s = snap["serve"]
     s["image"] = serve_answers(image_run, [(png, "image/png")], env)
@@ -191,6 +197,7 @@ def main() -> int:
         snap = json.loads(Path(args.json).read_text())
         snap["runs"] = {name: run_files(Path(args.work) / (name if name == "demo" else f"lesson-{name}"))
                         for name in snap["runs"]}
+        snap["predict"] = {k: v.replace(str(Path(args.work).resolve()), "WORK") for k, v in snap["predict"].items()}
     else:
         snap = snapshot(Path(args.work), Path(args.data_dir).resolve())
     Path(args.json).write_text(json.dumps(snap, indent=1, sort_keys=True, ensure_ascii=False))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import tomli_w
 
-from .errors import UserError
+from .errors import UserError, did_you_mean
 
 
 def _f(default, help: str, choices: tuple | None = None, min: float | None = None, **kw):
@@ -124,9 +123,7 @@ def _all_keys() -> list[str]:
 
 
 def _unknown(key: str) -> UserError:
-    close = difflib.get_close_matches(key, _all_keys(), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return UserError(f"unknown setting '{key}'{hint}")
+    return UserError(f"unknown setting '{key}'{did_you_mean(key, _all_keys())}")
 
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
@@ -155,9 +152,8 @@ def from_dict(d: dict, base: RunConfig | None = None) -> RunConfig:
         if section not in _SECTION_TYPES:
             if isinstance(values, dict) and values:
                 raise _unknown(f"{section}.{next(iter(values))}")
-            close = difflib.get_close_matches(section, list(_SECTION_TYPES), n=1)
-            raise UserError(f"unknown section '{section}'" + (f" (did you mean '{close[0]}'?)" if close else "")
-                            + f"; sections: {', '.join(_SECTION_TYPES)}")
+            raise UserError(f"unknown section '{section}'{did_you_mean(section, _SECTION_TYPES)}"
+                            f"; sections: {', '.join(_SECTION_TYPES)}")
         if not isinstance(values, dict):
             raise UserError(f"'{section}' must be a table of settings, got {values!r}")
         obj = getattr(cfg, section)

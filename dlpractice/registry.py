@@ -1,10 +1,9 @@
 """A name → entry registry that refuses duplicates; models, datasets, tasks and optimizers use it."""
 from __future__ import annotations
 
-import difflib
 from typing import Generic, Iterator, TypeVar
 
-from .errors import UserError
+from .errors import UserError, did_you_mean
 
 T = TypeVar("T")
 
@@ -27,10 +26,9 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._entries), n=3)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
             raise UserError(
-                f"unknown {self.kind} '{name}'{hint}; known: {', '.join(sorted(self._entries))}"
+                f"unknown {self.kind} '{name}'{did_you_mean(name, self._entries, n=3)}; "
+                f"known: {', '.join(sorted(self._entries))}"
             ) from None
 
     def __contains__(self, name: str) -> bool:

@@ -33,14 +33,6 @@ def mirrors_from_env(var: str, default: list[str]) -> list[str]:
     return [u if u.endswith("/") else u + "/" for u in bases]
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _check_name(filename: str) -> None:
     """A bare file name only: no folders, no '..', so the target stays inside dest_dir."""
     if (not filename or filename in (".", "..") or "/" in filename or "\\" in filename

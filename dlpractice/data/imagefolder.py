@@ -25,11 +25,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..config import DataConfig
 from ..errors import UserError
-from .registry import DataBundle, Split, carve_validation, image_bundle, register_dataset
+from .registry import DataBundle, fixed_test_split, image_bundle, register_dataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 LAYOUT = ("expected one subfolder per class holding its images, e.g.\n"
@@ -127,33 +126,14 @@ def _options(cfg: DataConfig) -> dict:
 
 def _split_test(x: np.ndarray, y: np.ndarray, fraction: float):
     """A fixed (seed 0) stratified hold-out, so every run on the folder reports on the same images."""
-    from sklearn.model_selection import train_test_split
     if len(y) < 2:
         raise UserError(f"an image folder needs at least 2 readable images to hold out a test split, got {len(y)}")
     present = np.bincount(y)[np.bincount(y) > 0]
     n_test = int(np.ceil(len(y) * fraction))
     # Stratify when every class can give the test split an image and keep one (scikit-learn's condition).
-    stratify = y if present.min() >= 2 and len(present) <= min(n_test, len(y) - n_test) else None
-    idx = np.arange(len(y))
-    tr, te = train_test_split(idx, test_size=fraction, random_state=0, stratify=stratify)
-    tr, te = np.sort(tr), np.sort(te)
+    stratify = bool(present.min() >= 2 and len(present) <= min(n_test, len(y) - n_test))
+    tr, te = fixed_test_split(y, fraction, stratify=stratify)
     return (x[tr], y[tr]), (x[te], y[te])
-
-
-def _rgb_bundle(train: tuple, test: tuple, cfg: DataConfig, classes: list[str], polarity: str) -> DataBundle:
-    """`image_bundle` for (N, 3, S, S) arrays: one mean and standard deviation over all channels (what
-    `dlp predict` applies), from the training split only."""
-    (xtr, ytr), (xva, yva) = carve_validation(train[0], train[1], cfg.val_fraction, cfg.split_seed)
-    xs = {k: torch.as_tensor(np.asarray(v, dtype=np.float32) / 255.0) for k, v in
-          (("train", xtr), ("val", xva), ("test", test[0]))}
-    mean, std = float(xs["train"].mean()), float(xs["train"].std())
-    splits = {k: Split((v - mean) / std, torch.as_tensor(np.asarray(y), dtype=torch.long))
-              for (k, v), y in zip(xs.items(), (ytr, yva, test[1]))}
-    size = int(xtr.shape[-1])
-    meta = {"task": "classification", "input": "image", "classes": classes, "num_classes": len(classes),
-            "in_channels": 3, "size": size, "native_size": size, "scale": 255.0, "mean": mean, "std": std,
-            "polarity": polarity}
-    return DataBundle("image-folder", splits, meta)
 
 
 @register_dataset("image-folder", "classification", "image",
@@ -181,11 +161,7 @@ def load_image_folder(cfg: DataConfig, size: int | None = None) -> DataBundle:
     else:
         train, test = _split_test(x, y, opts["test_fraction"])
     try:
-        if opts["channels"] == 1:
-            bundle = image_bundle("image-folder", train, test, cfg, classes, scale=255.0,
-                                  polarity=opts["polarity"], size=None)
-        else:
-            bundle = _rgb_bundle(train, test, cfg, classes, opts["polarity"])
+        bundle = image_bundle("image-folder", train, test, cfg, classes, scale=255.0, polarity=opts["polarity"])
     except ValueError as e:  # scikit-learn: a class too small for a stratified validation split
         raise UserError(f"image folder {root}: cannot carve a validation split ({e}); add images to the "
                         "smallest classes or set data.val_fraction=0") from None

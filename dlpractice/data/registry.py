@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import DataConfig
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
 from ..registry import Registry
 
 
@@ -58,13 +58,10 @@ def register_dataset(name: str, task: str, input: str, description: str, source:
 
 def check_options(opts: dict, allowed, dataset: str) -> None:
     """Refuse unknown `data.options` keys of a data set, suggesting the closest known one."""
-    import difflib
     for key in opts:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UserError(f"data set '{dataset}' has no option data.options.{key}{hint}; "
-                            f"it accepts: {', '.join(sorted(allowed))}")
+            raise UserError(f"data set '{dataset}' has no option data.options.{key}"
+                            f"{did_you_mean(key, sorted(allowed))}; it accepts: {', '.join(sorted(allowed))}")
 
 
 def carve_validation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, fraction: float,
@@ -82,19 +79,36 @@ def carve_validation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
     return (x[tr], y[tr]), (x[va], y[va])
 
 
+def fixed_test_split(y, fraction: float, seed: int = 0, stratify: bool = True,
+                     sort: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, test) of a fixed hold-out: the same test rows for every run on the data
+    (`seed`), stratified by label when asked; sorted, unless `sort` is false (scikit-learn's shuffled
+    order, which the digits splits were drawn in)."""
+    from sklearn.model_selection import train_test_split  # imported here: slow, needed only now
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=fraction, random_state=seed,
+                              stratify=np.asarray(y) if stratify else None)
+    return (np.sort(tr), np.sort(te)) if sort else (tr, te)
+
+
 def image_bundle(name: str, train: tuple, test: tuple, cfg: DataConfig, classes: list[str],
                  scale: float, polarity: str, size: int | None = None) -> DataBundle:
-    """Turn uint8-like image arrays (N, H, W) into normalized float tensor splits (N, 1, S, S).
+    """Turn uint8-like image arrays, gray (N, H, W) or colour (N, C, H, W), into normalized float tensor
+    splits (N, C, S, S).
 
-    Normalization statistics come from the training split only; `size` resizes (bilinear) to
-    what the model declares, e.g. 8×8 digits → 28×28 for LeNet.
+    Normalization statistics come from the training split only (one mean and standard deviation over
+    all channels: what `dlp predict` applies); `size` resizes (bilinear) to what the model declares,
+    e.g. 8×8 digits → 28×28 for LeNet.
     """
     (xtr, ytr), (xva, yva) = carve_validation(train[0], train[1], cfg.val_fraction, cfg.split_seed)
     native = int(xtr.shape[-1])
     size = size or native
+    channels = 1 if np.ndim(xtr) == 3 else int(np.shape(xtr)[1])
 
     def prep(x):
-        t = torch.as_tensor(np.asarray(x, dtype=np.float32) / scale).unsqueeze(1)  # (N, 1, H, W)
+        t = torch.as_tensor(np.asarray(x, dtype=np.float32) / scale)
+        if t.dim() == 3:
+            t = t.unsqueeze(1)                                                  # (N, 1, H, W)
         if size != native:
             t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
         return t
@@ -104,7 +118,7 @@ def image_bundle(name: str, train: tuple, test: tuple, cfg: DataConfig, classes:
     splits = {k: Split((v - mean) / std, torch.as_tensor(np.asarray(y), dtype=torch.long))
               for (k, v), y in zip(xs.items(), (ytr, yva, test[1]))}
     meta = {"task": "classification", "input": "image", "classes": classes, "num_classes": len(classes),
-            "in_channels": 1, "size": size, "native_size": native, "scale": scale, "mean": mean,
+            "in_channels": channels, "size": size, "native_size": native, "scale": scale, "mean": mean,
             "std": std, "polarity": polarity}
     return DataBundle(name, splits, meta)
 

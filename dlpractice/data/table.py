@@ -3,7 +3,6 @@ tabular data set uses (numbers with missing values, categories, a column by name
 from __future__ import annotations
 
 import csv
-import difflib
 import gzip
 import math
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # compared lower-cased, stripped
 
@@ -152,9 +151,8 @@ def resolve_column(table: Table, ref, option: str) -> str:
             raise UserError(f"data.options.{option} = {ref}, but the table has only {len(table.columns)} columns")
         return table.columns[ref]
     if ref not in table.data:
-        close = difflib.get_close_matches(str(ref), table.columns, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UserError(f"data.options.{option} names column '{ref}'{hint}, which {table.source or 'the table'} "
+        raise UserError(f"data.options.{option} names column '{ref}'{did_you_mean(ref, table.columns)}, which "
+                        f"{table.source or 'the table'} "
                         f"does not have; its columns: {', '.join(table.columns)}")
     return ref
 

@@ -27,7 +27,7 @@ import torch
 from ..config import DataConfig
 from ..errors import UserError
 from .paths import find_data
-from .registry import DataBundle, Split, carve_validation, check_options, register_dataset
+from .registry import DataBundle, Split, carve_validation, check_options, fixed_test_split, register_dataset
 from .table import Table, array_table, floats, is_missing, num_key, read_csv, resolve_column, strings
 
 OPTIONS = {
@@ -231,7 +231,7 @@ def split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConfi
 
 
 def _split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConfig) -> dict[str, np.ndarray]:
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+    from sklearn.model_selection import KFold, StratifiedKFold
     seed = int(opts.get("test_seed", 0))
     idx = np.arange(n)
     strat = y if stratify else None
@@ -245,7 +245,7 @@ def _split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConf
         frac = float(opts.get("test_fraction", 0.2))
         if not 0 < frac < 1:
             raise UserError(f"data.options.test_fraction must be between 0 and 1 (exclusive); got {frac}")
-        _, test = train_test_split(idx, test_size=frac, random_state=seed, stratify=strat)
+        _, test = fixed_test_split(y, frac, seed, stratify=stratify)
     test = np.sort(test)
     rest = np.setdiff1d(idx, test)
     (tr, _), (va, _) = carve_validation(rest, y[rest], cfg.val_fraction, cfg.split_seed, stratify=stratify)

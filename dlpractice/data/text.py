@@ -22,20 +22,18 @@ stratified) and the vocabulary is built from what remains, so neither validation
 from __future__ import annotations
 
 import csv
-import difflib
-import gzip
 import unicodedata
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 
 from ..config import DataConfig
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
 from .paths import find_data
-from .registry import DataBundle, Split, carve_validation, check_options, register_dataset
+from .table import open_text
+from .registry import DataBundle, Split, carve_validation, check_options, fixed_test_split, register_dataset
 
 PAD, UNK = 0, 1
 UNKNOWN_POLICIES = ("unk", "drop", "error")
@@ -202,9 +200,8 @@ TUTORIAL_HOW = ("Get the 18 <Language>.txt files of the PyTorch tutorial 'Classi
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
     """A (gzip) CSV without header of `"Name","Country"` rows."""
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as f:
+        with open_text(path, encoding="utf-8") as f:
             rows = [r for r in csv.reader(f) if r]
     except (OSError, UnicodeDecodeError, csv.Error, EOFError) as e:
         raise UserError(f"cannot read {path}: {e}; expected a gzip CSV of \"Name\",\"Country\" rows") from None
@@ -238,12 +235,9 @@ def _fixed_test_split(y: np.ndarray, opts: dict) -> tuple[np.ndarray, np.ndarray
     frac = opts.get("test_fraction", 1 / 3)
     if not isinstance(frac, (int, float)) or not 0 < frac < 1:
         raise UserError(f"data.options.test_fraction must be between 0 and 1 (exclusive); got {frac!r}")
-    idx = np.arange(len(y))
     if len(y) < 4:
         raise UserError(f"only {len(y)} labelled strings: too few to split into train and test")
-    tr, te = train_test_split(idx, test_size=frac, random_state=int(opts.get("test_seed", 0)),
-                              stratify=y if _stratifiable(y) else None)
-    return np.sort(tr), np.sort(te)
+    return fixed_test_split(y, frac, int(opts.get("test_seed", 0)), stratify=_stratifiable(y))
 
 
 @register_dataset("names-tutorial", "sequence_classification", "sequence",
@@ -285,9 +279,7 @@ def _column(ref, header: list[str] | None, width: int, option: str, path: Path) 
     if isinstance(ref, str) and header is not None:
         if ref in header:
             return header.index(ref)
-        close = difflib.get_close_matches(ref, header, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise UserError(f"data.options.{option} names column '{ref}'{hint}, which {path} lacks; "
+        raise UserError(f"data.options.{option} names column '{ref}'{did_you_mean(ref, header)}, which {path} lacks; "
                         f"its columns: {', '.join(header)}")
     if isinstance(ref, str) and ref.lstrip("-").isdigit():
         return _column(int(ref), header, width, option, path)
@@ -307,9 +299,8 @@ def load_text_csv(cfg: DataConfig) -> DataBundle:
     path = Path(opts["path"])
     if not path.is_file():
         raise UserError(f"CSV file not found: {path}; check data.options.path")
-    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+        with open_text(path) as f:
             reader = csv.reader(f, delimiter=opts.get("delimiter", ","))
             rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
     except (OSError, UnicodeDecodeError, csv.Error, EOFError) as e:

@@ -6,7 +6,7 @@ from pathlib import Path
 from ..config import DataConfig
 from .idx import read_idx
 from .paths import find_data
-from .registry import image_bundle, register_dataset
+from .registry import fixed_test_split, image_bundle, register_dataset
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
@@ -20,13 +20,12 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian package dat
                   "sklearn.datasets.load_digits (embedded, no download)")
 def load_digits(cfg: DataConfig, size: int | None = None):
     from sklearn.datasets import load_digits as sk_digits
-    from sklearn.model_selection import train_test_split
 
     d = sk_digits()
     # A fixed test split (seed 0, stratified) so every run reports on the same 360 images.
-    xtr, xte, ytr, yte = train_test_split(d.images, d.target, test_size=0.2, random_state=0,
-                                          stratify=d.target)
-    return image_bundle("digits", (xtr, ytr), (xte, yte), cfg, [str(i) for i in range(10)],
+    tr, te = fixed_test_split(d.target, 0.2, sort=False)
+    return image_bundle("digits", (d.images[tr], d.target[tr]), (d.images[te], d.target[te]), cfg,
+                        [str(i) for i in range(10)],
                         scale=16.0, polarity="light-on-dark", size=size)
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.imagefolder import MAX_PIXELS
 from ..errors import UserError
 from . import InputKind, register_input
 from .http import HTTPError, Limits, Payload
 
-MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
 
 
 def load_image(source, meta: dict, name: str = "image", max_pixels: int = MAX_PIXELS) -> torch.Tensor:

@@ -12,17 +12,16 @@ test CSV's first column when it is not a feature, else `row` = 1, 2, …
 from __future__ import annotations
 
 import csv
-import gzip
 import os
 import tempfile
 from pathlib import Path
 
+from ..data.table import open_text
 from ..errors import UserError
 
 
 def _rows(path: Path, first_only: bool):
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+    with open_text(path) as f:
         for row in csv.reader(f):
             if row and any(c.strip() for c in row):
                 yield [c.strip() for c in row]
