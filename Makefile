@@ -28,6 +28,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dlp demo
 
+# No root needed. Besides python3 (venv) and npm, the Fashion-MNIST and browser tests need the Debian
+# packages dataset-fashion-mnist and chromium (else they are skipped; .ci/run installs both): README.md
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -11,24 +12,59 @@ import tomli_w
 
 from .errors import UserError, did_you_mean
 
+BIG = 2 ** 20            # most examples per batch, scored samples, ...
+MAX_EPOCHS = 100_000
+MAX_STEPS = 2 ** 31      # step counts and example counts
+MAX_THREADS = 4096         # a bound on typos; a new run is held to 4 × this machine's cores (train/skeleton.py)
+MAX_NESTING = 32         # deepest list / table inside a setting (model.args, data.options, ...)
 
-def _f(default, help: str, choices: tuple | None = None, min: float | None = None, **kw):
-    """A config field whose default carries its reason (`help`) and its allowed values."""
-    meta = {"help": help, "choices": choices, "min": min}
+
+def _f(default, help: str, choices: tuple | None = None, min: float | None = None, max: float | None = None,
+       open_min: bool = False, open_max: bool = False, finite: bool | None = None, max_len: int | None = None,
+       forbid: tuple = (), **kw):
+    """A config field whose default carries its reason (`help`) and its allowed values: `choices`, or the
+    range from `min` to `max` (each bound closed unless `open_min` / `open_max`), `finite` (default: every
+    float setting refuses NaN and ±inf); strings: `max_len` characters, none of the `forbid` characters."""
+    if finite is None:
+        finite = isinstance(default, float)
+    meta = {"help": help, "choices": choices, "min": min, "max": max, "open_min": open_min,
+            "open_max": open_max, "finite": finite, "max_len": max_len, "forbid": forbid}
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
 
 
+def _num(x: float) -> str:
+    """A bound as text: large powers of two as 2**N, whole floats without '.0'."""
+    if isinstance(x, int) and x >= 2 ** 16 and x & (x - 1) == 0:
+        return f"2**{x.bit_length() - 1}"
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def range_text(meta) -> str:
+    """The allowed interval of a numeric setting, e.g. '[0, 1)', '(0, 10]', '[0, ∞)'; '' when it has none."""
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is None and hi is None:
+        return ""
+    left = "(-∞" if lo is None else ("(" if meta.get("open_min") else "[") + _num(lo)
+    right = "∞)" if hi is None else _num(hi) + (")" if meta.get("open_max") else "]")
+    return f"{left}, {right}"
+
+
 @dataclass
 class DataConfig:
     dataset: str = _f("digits", "registered dataset name (see `dlp datasets`)")
-    val_fraction: float = _f(0.1, "share of train carved out as validation, fixed seed", min=0.0)
-    split_seed: int = _f(0, "seed of the train/validation split (independent of train.seed)")
-    batch_size: int = _f(128, "examples per training step", min=1)
-    eval_batch_size: int = _f(1024, "examples per evaluation step (no gradients, so larger)", min=1)
+    val_fraction: float = _f(0.1, "share of train carved out as validation, fixed seed", min=0.0, max=1.0,
+                             open_max=True)
+    split_seed: int = _f(0, "seed of the train/validation split (independent of train.seed)", min=0, max=2 ** 32,
+                         open_max=True)
+    batch_size: int = _f(128, "examples per training step", min=1, max=BIG)
+    eval_batch_size: int = _f(1024, "examples per evaluation step (no gradients, so larger)", min=1, max=BIG)
     augment: list = _f([], "batched augmentations: 'crop' (random crop, pad 2), 'flip' (horizontal)")
-    limit_train: int = _f(0, "use only N training examples, drawn with split_seed (0: all); for quick checks", min=0)
+    limit_train: int = _f(0, "use only N training examples, drawn with split_seed (0: all); for quick checks",
+                          min=0, max=MAX_STEPS)
     options: dict = _f({}, "dataset-specific options (e.g. file paths, columns)")
 
 
@@ -41,8 +77,8 @@ class ModelConfig:
 @dataclass
 class OptimConfig:
     name: str = _f("sgd", "optimizer (see `dlp train --help`)")
-    lr: float = _f(0.05, "learning rate (peak rate under one-cycle)", min=0.0)
-    momentum: float = _f(0.9, "SGD/RMSprop momentum", min=0.0)
+    lr: float = _f(0.05, "learning rate (peak rate under one-cycle)", min=0.0, max=10.0, open_min=True)
+    momentum: float = _f(0.9, "SGD/RMSprop momentum", min=0.0, max=1.0, open_max=True)
     weight_decay: float = _f(5e-4, "L2 penalty", min=0.0)
     args: dict = _f({}, "extra keyword arguments passed to the optimizer")
 
@@ -50,35 +86,39 @@ class OptimConfig:
 @dataclass
 class ScheduleConfig:
     name: str = _f("none", "learning-rate schedule", choices=("none", "step", "cosine", "onecycle"))
-    step_size: int = _f(10, "epochs between decays for 'step'", min=1)
-    gamma: float = _f(0.1, "decay factor for 'step'", min=0.0)
-    pct_start: float = _f(0.25, "share of steps spent warming up under 'onecycle'", min=0.0)
+    step_size: int = _f(10, "epochs between decays for 'step'", min=1, max=MAX_EPOCHS)
+    gamma: float = _f(0.1, "decay factor for 'step'", min=0.0, max=1.0, open_min=True)
+    pct_start: float = _f(0.25, "share of steps spent warming up under 'onecycle'", min=0.0, max=1.0,
+                          open_min=True, open_max=True)
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = _f(10, "passes over the training split", min=1)
-    seed: int = _f(0, "seed of init, shuffling and dropout")
+    epochs: int = _f(10, "passes over the training split", min=1, max=MAX_EPOCHS)
+    seed: int = _f(0, "seed of init, shuffling and dropout", min=0, max=2 ** 32, open_max=True)
     device: str = _f("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
-    label_smoothing: float = _f(0.0, "cross-entropy label smoothing", min=0.0)
-    early_stopping: int = _f(0, "stop after this many epochs without a better validation metric (0: off)", min=0)
+    label_smoothing: float = _f(0.0, "cross-entropy label smoothing", min=0.0, max=1.0, open_max=True)
+    early_stopping: int = _f(0, "stop after this many epochs without a better validation metric (0: off)", min=0,
+                             max=MAX_EPOCHS)
     precision: str = _f("fp32", "bf16 autocast helps larger CNNs on CPUs with AVX512-BF16", choices=("fp32", "bf16"))
     channels_last: bool = _f(False, "NHWC memory layout for CNNs (often faster on CPU)")
-    checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0)
+    checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0,
+                               max=MAX_STEPS)
     eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
-    threads: int = _f(0, "torch CPU threads (0: torch's default)", min=0)
+    threads: int = _f(0, "torch CPU threads (0: torch's default)", min=0, max=MAX_THREADS)
     deterministic: bool = _f(True, "CUDA: deterministic kernels, so runs repeat and resume exactly (a little "
                              "slower); false: the fastest kernels")
     ema: float = _f(0.0, "decay per step of a moving average of the weights, which is then what is evaluated, "
-                    "chosen and saved (e.g. 0.999; shorter in the first steps); 0: off", min=0.0)
+                    "chosen and saved (e.g. 0.999; shorter in the first steps); 0: off", min=0.0, max=1.0,
+                    open_max=True)
 
 
 @dataclass
 class LogConfig:
     loggers: list = _f(["console", "csv"], "loggers: console, csv (always on), tensorboard (event files "
                        "in the run folder), visdom (live curves at $DLP_VISDOM, default http://127.0.0.1:8097)")
-    runs_dir: str = _f("runs", "folder that holds run folders")
-    name: str = _f("", "run folder name prefix (default: model-dataset)")
+    runs_dir: str = _f("runs", "folder that holds run folders", forbid=("\0",))
+    name: str = _f("", "run folder name prefix (default: model-dataset)", max_len=100, forbid=("\0", "/"))
     progress: bool = _f(True, "progress bar during each epoch")
 
 
@@ -86,15 +126,20 @@ class LogConfig:
 class GanConfig:
     discriminator: str = _f("dcgan_d", "generation runs: the registered discriminator (see `dlp models`)")
     d_args: dict = _f({}, "keyword arguments for the discriminator builder")
-    d_lr: float = _f(0.0, "discriminator learning rate (0: optim.lr, the same for both players as in DCGAN)", min=0.0)
+    d_lr: float = _f(0.0, "discriminator learning rate (0: optim.lr, the same for both players as in DCGAN)",
+                     min=0.0, max=10.0)
     loss: str = _f("bce", "the players' losses: bce (the DCGAN paper's, non-saturating G), hinge (SN-GAN), lsgan "
                    "(least squares)", choices=("bce", "hinge", "lsgan"))
-    real_label: float = _f(1.0, "D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016)", min=0.0)
+    real_label: float = _f(1.0, "D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. "
+                           "2016)", min=0.0, max=1.0, open_min=True)
     ema: float = _f(0.999, "decay per step of the generator weights' moving average that draws samples and scores "
-                    "(Yazıcı et al. 2019), shorter in the first steps; 0: the raw generator", min=0.0)
-    eval_samples: int = _f(10000, "generated images scored each epoch (FID, Inception-style score, class shares)", min=100)
-    grid: int = _f(64, "images in each epoch's sample grid, all from one fixed noise batch", min=1)
-    scorer_set: list = _f([], "overrides of the score's classifier recipe lessons/gan_scorer.toml (a changed recipe is cached apart)")
+                    "(Yazıcı et al. 2019), shorter in the first steps; 0: the raw generator", min=0.0, max=1.0,
+                    open_max=True)
+    eval_samples: int = _f(10000, "generated images scored each epoch (FID, Inception-style score, class shares)",
+                           min=100, max=BIG)
+    grid: int = _f(64, "images in each epoch's sample grid, all from one fixed noise batch", min=1, max=1024)
+    scorer_set: list = _f([], "overrides of the score's classifier recipe lessons/gan_scorer.toml (a changed recipe "
+                          "is cached apart)")
 
 
 @dataclass
@@ -130,18 +175,59 @@ _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "tru
                list: "a list, e.g. ['crop']", dict: "a table, e.g. {width = 2}"}
 
 
+def _nesting(value: Any) -> int:
+    """How deeply lists and tables nest inside `value` (0 for a plain value), without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, (list, dict)):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_NESTING:
+                break
+            todo.extend((x, depth) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _bound_broken(meta, value) -> str:
+    """'≥ 1', '< 1', ... : the bound of the setting's range that `value` breaks; '' when inside."""
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and (value <= lo if meta.get("open_min") else value < lo):
+        return f"{'>' if meta.get('open_min') else '≥'} {_num(lo)}"
+    if hi is not None and (value >= hi if meta.get("open_max") else value > hi):
+        return f"{'<' if meta.get('open_max') else '≤'} {_num(hi)}"
+    return ""
+
+
 def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
-    """Coerce ints to floats where a float is expected; refuse wrong types, choices and ranges."""
+    """Coerce ints to floats where a float is expected; refuse wrong types, choices, ranges, non-finite
+    numbers, and strings too long or holding forbidden characters: all as declared by the field's `_f`."""
     want = type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory())
+    meta = f.metadata
     if want is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:   # an integer beyond any float
+            value = math.inf if value > 0 else -math.inf
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-        raise UserError(f"setting '{key}' must be {_TYPE_WORDS[want]}, got {value!r}")
-    choices, lo = f.metadata.get("choices"), f.metadata.get("min")
+        raise UserError(f"setting '{key}' must be {_TYPE_WORDS[want]}, got {_shown(value)}")
+    choices, interval = meta.get("choices"), range_text(meta)
     if choices and value not in choices:
-        raise UserError(f"setting '{key}' must be one of {', '.join(choices)}; got {value!r}")
-    if lo is not None and value < lo:
-        raise UserError(f"setting '{key}' must be ≥ {lo}; got {value!r}")
+        raise UserError(f"setting '{key}' must be one of {', '.join(choices)}; got {_shown(value)}")
+    if want is float and meta.get("finite") and not math.isfinite(value):
+        raise UserError(f"setting '{key}' must be a finite number{f' in {interval}' if interval else ''}; "
+                        f"got {value!r}")
+    if want in (int, float) and (broken := _bound_broken(meta, value)):
+        raise UserError(f"setting '{key}' must be {broken} (range {interval}); got {value!r}")
+    if want is str:
+        bad = [c for c in meta.get("forbid", ()) if c in value]
+        if bad:
+            shown = ", ".join("NUL" if c == "\0" else repr(c) for c in bad)
+            raise UserError(f"setting '{key}' must not hold {shown}; got {_shown(value)}")
+        if meta.get("max_len") is not None and len(value) > meta["max_len"]:
+            raise UserError(f"setting '{key}' must be at most {meta['max_len']} characters; got {len(value)}")
+    if want in (list, dict) and _nesting(value) > MAX_NESTING:
+        raise UserError(f"setting '{key}' nests lists / tables more than {MAX_NESTING} levels deep")
     return value
 
 
@@ -171,6 +257,22 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise UserError(f"value {_clip(text)} nests too deeply to read (at most {MAX_NESTING} levels)") from None
+    except ValueError as e:   # e.g. an integer of more than 4,300 digits
+        raise UserError(f"value {_clip(text)} cannot be read: {e}") from None
+
+
+def _clip(text: str, n: int = 40) -> str:
+    return repr(text if len(text) <= n else text[:n] + "…")
+
+
+def _shown(value: Any, n: int = 80) -> str:
+    """`value` as the user would write it, cut to `n` characters (a message stays one short line)."""
+    if isinstance(value, (list, dict)) and _nesting(value) > MAX_NESTING:
+        return "a value nested too deeply to show"
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + "…"
 
 
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
@@ -180,6 +282,8 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
             raise UserError(f"override '{item}' must look like section.key=value, e.g. optim.lr=0.05")
         key, text = item.split("=", 1)
         parts = key.strip().split(".")
+        if len(parts) > MAX_NESTING:
+            raise UserError(f"setting {_clip(key)} nests more than {MAX_NESTING} levels deep")
         value = parse_value(text.strip())
         if len(parts) >= 3 and parts[1] in ("args", "options"):
             # nested dict settings: model.args.width=2 sets one entry of model.args
@@ -205,6 +309,13 @@ def load_toml(path: str | Path) -> dict:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"config file {p} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise UserError(f"config file {p} nests lists / tables too deeply to read "
+                        f"(at most {MAX_NESTING} levels)") from None
+    except ValueError as e:   # e.g. an integer of more than 4,300 digits
+        raise UserError(f"config file {p} cannot be read: {e}") from None
+    except OSError as e:
+        raise UserError(f"cannot read config file {p}: {e.strerror}") from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
@@ -225,5 +336,8 @@ def describe_defaults() -> str:
     for s, cls in _SECTION_TYPES.items():
         for f in fields(cls):
             d = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            lines.append(f"  {s}.{f.name} = {d!r}  # {f.metadata['help']}")
+            m = f.metadata
+            allowed = (f"in {range_text(m)}; " if range_text(m) else "") + \
+                (f"at most {m['max_len']} characters; " if m.get("max_len") else "")
+            lines.append(f"  {s}.{f.name} = {d!r}  # {allowed}{m['help']}")
     return "\n".join(lines)

@@ -52,3 +52,17 @@ def fashion_run(tmp_path_factory):
     cfg = load_config(overrides=["data.dataset=fashion-mnist", "model.name=course_cnn", "data.limit_train=5000",
                                  "train.epochs=1", "log.progress=false", "log.loggers=['csv']"])
     return train(cfg, out=tmp_path_factory.mktemp("fashion") / "run").folder
+
+
+def poll(check, timeout: float, what: str = "the condition", every: float = 0.2):
+    """Call `check()` until it returns something true (returned) or `timeout` seconds pass (AssertionError
+    naming `what`). Size `timeout` for a busy machine: the poll ends as soon as the condition holds."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(every)

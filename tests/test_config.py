@@ -1,7 +1,11 @@
-"""The typed config: defaults, TOML, overrides, and clear messages for bad keys and values."""
-import pytest
+"""The typed config: defaults, TOML, overrides, and clear messages for bad keys, values and ranges."""
+import math
 
-from dlpractice.config import RunConfig, apply_overrides, load_config
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlpractice.config import RunConfig, apply_overrides, describe_defaults, load_config
 from dlpractice.errors import UserError
 
 
@@ -50,3 +54,101 @@ def test_round_trip_toml(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text(cfg.to_toml())
     assert load_config(f) == cfg
+
+
+# -- ranges and finiteness, declared once per field (`_f(min=, max=, open_min=, open_max=)`) ----------
+@pytest.mark.parametrize("override, message", [
+    ("train.ema=nan", "setting 'train.ema' must be a finite number in [0, 1); got nan"),
+    ("train.ema=1", "setting 'train.ema' must be < 1 (range [0, 1)); got 1.0"),
+    ("optim.lr=inf", "setting 'optim.lr' must be a finite number in (0, 10]; got inf"),
+    ("optim.lr=-inf", "setting 'optim.lr' must be a finite number"),
+    ("optim.lr=1e308", "setting 'optim.lr' must be ≤ 10 (range (0, 10]); got 1e+308"),
+    ("optim.lr=1e999", "must be a finite number"),                 # TOML reads 1e999 as inf
+    ("optim.lr=0", "setting 'optim.lr' must be > 0"),
+    ("optim.lr=" + "9" * 400, "must be a finite number"),          # an integer beyond any float
+    ("optim.lr=" + "9" * 5000, "cannot be read"),                   # beyond Python's integer-text limit
+    ("optim.momentum=1", "setting 'optim.momentum' must be < 1"),
+    ("optim.weight_decay=-1e-9", "setting 'optim.weight_decay' must be ≥ 0 (range [0, ∞))"),
+    ("optim.weight_decay=nan", "must be a finite number in [0, ∞)"),
+    ("schedule.pct_start=0", "setting 'schedule.pct_start' must be > 0 (range (0, 1))"),
+    ("schedule.pct_start=1", "must be < 1"),
+    ("schedule.gamma=0", "setting 'schedule.gamma' must be > 0 (range (0, 1])"),
+    ("schedule.gamma=1.5", "must be ≤ 1"),
+    ("data.val_fraction=1", "setting 'data.val_fraction' must be < 1 (range [0, 1))"),
+    ("data.val_fraction=-0.1", "must be ≥ 0"),
+    ("train.label_smoothing=1", "setting 'train.label_smoothing' must be < 1"),
+    ("train.seed=-1", "setting 'train.seed' must be ≥ 0 (range [0, 2**32)); got -1"),
+    ("train.seed=4294967296", "setting 'train.seed' must be < 2**32"),
+    ("data.split_seed=-1", "setting 'data.split_seed' must be ≥ 0"),
+    ("data.batch_size=0", "setting 'data.batch_size' must be ≥ 1 (range [1, 2**20])"),
+    ("data.batch_size=1048577", "must be ≤ 2**20"),
+    ("data.eval_batch_size=0", "setting 'data.eval_batch_size' must be ≥ 1"),
+    ("train.epochs=100001", "setting 'train.epochs' must be ≤ 100000"),
+    ("train.threads=-1", "setting 'train.threads' must be ≥ 0"),
+    ("train.threads=100000", "setting 'train.threads' must be ≤"),
+    ("gan.real_label=0", "setting 'gan.real_label' must be > 0"),
+    ("gan.ema=1", "setting 'gan.ema' must be < 1"),
+    ("gan.d_lr=nan", "setting 'gan.d_lr' must be a finite number"),
+    ("log.name='a/b'", "setting 'log.name' must not hold '/'"),
+    ('log.name="a\\u0000b"', "setting 'log.name' must not hold NUL"),
+    ("log.name='" + "x" * 101 + "'", "setting 'log.name' must be at most 100 characters; got 101"),
+    ("model.args.x=" + "[" * 50_000 + "]" * 50_000, "nests too deeply to read"),
+    ("data.options={a=" + "[" * 40 + "]" * 40 + "}", "nests lists / tables more than 32 levels deep"),
+    ("model.args." + ".".join(["a"] * 50_000) + "=1", "nests more than 32 levels deep"),
+])
+def test_ranges_and_finiteness(override, message):
+    with pytest.raises(UserError) as e:
+        load_config(overrides=[override])
+    assert message in str(e.value) and "\n" not in str(e.value) and len(str(e.value)) < 300
+
+
+@pytest.mark.parametrize("override", ["train.ema=0", "train.ema=0.999", "optim.lr=10", "optim.lr=1e-9",
+                                      "optim.momentum=0", "schedule.gamma=1", "data.val_fraction=0",
+                                      "train.seed=4294967295", "data.batch_size=1048576", "train.epochs=100000",
+                                      "gan.real_label=1", "gan.d_lr=0", "train.threads=0", "log.name='my-run'",
+                                      "optim.weight_decay=0", "model.args.hidden=[[[[1]]]]"])
+def test_edges_inside_the_ranges_load(override):
+    load_config(overrides=[override])
+
+
+def test_help_shows_each_range_next_to_its_default():
+    text = describe_defaults()
+    assert "train.ema = 0.0  # in [0, 1); " in text
+    assert "optim.lr = 0.05  # in (0, 10]; " in text
+    assert "train.seed = 0  # in [0, 2**32); " in text
+    assert "schedule.pct_start = 0.25  # in (0, 1); " in text
+    assert "optim.weight_decay = 0.0005  # in [0, ∞); " in text
+    assert "log.name = ''  # at most 100 characters; " in text
+
+
+def test_a_toml_nested_50000_levels_deep_is_one_user_error(tmp_path):
+    f = tmp_path / "deep.toml"
+    for body in ("[model]\nargs = {a = " + "[" * 50_000 + "]" * 50_000 + "}\n",
+                 "x = " + "{a=" * 50_000 + "1" + "}" * 50_000 + "\n"):
+        f.write_text(body)
+        with pytest.raises(UserError, match="nests lists / tables too deeply to read"):
+            load_config(f)
+
+
+FLOAT_SETTINGS = ["train.ema", "optim.lr", "optim.momentum", "optim.weight_decay", "schedule.pct_start",
+                  "schedule.gamma", "data.val_fraction", "train.label_smoothing", "gan.real_label", "gan.d_lr"]
+_TEXTS = st.one_of(
+    st.floats().map(lambda x: "nan" if math.isnan(x) else ("inf" if x == math.inf else
+                                                           "-inf" if x == -math.inf else repr(x))),
+    st.integers(min_value=-(10 ** 30), max_value=10 ** 30).map(str),
+    st.sampled_from(["nan", "+nan", "-nan", "inf", "+inf", "-inf", "1e999", "-1e999", "1e308", "-0.0", "5e-324",
+                     "true", "'x'", "[1]", "{a = 1}", "", "9" * 5000, "[" * 3000 + "]" * 3000]),
+    st.text(max_size=20))
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.sampled_from(FLOAT_SETTINGS), text=_TEXTS)
+def test_any_value_of_a_float_setting_loads_or_is_a_user_error(key, text):
+    try:
+        cfg = load_config(overrides=[f"{key}={text}"])
+    except UserError as e:
+        assert "\n" not in str(e)
+        return
+    section, name = key.split(".")
+    value = getattr(getattr(cfg, section), name)
+    assert isinstance(value, float) and math.isfinite(value)

@@ -92,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from ..data import paths
-    if args.data_dir:
-        paths.DATA_DIR = Path(args.data_dir)
     try:
+        if args.data_dir:
+            if "\0" in args.data_dir:
+                raise UserError("--data-dir must not hold a NUL character")
+            paths.DATA_DIR = Path(args.data_dir)
         return args.func(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

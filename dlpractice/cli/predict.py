@@ -15,6 +15,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from ..errors import UserError
+    if args.top < 1:   # checked before the run is read: nothing to load for a command that cannot run
+        raise UserError(f"--top must be at least 1 (classes shown per input), got {args.top}")
     from ..runs.predictor import Predictor
     pred = Predictor(args.run, args.checkpoint)
     if args.interactive:

@@ -32,6 +32,8 @@ def cmd_serve(args) -> int:
     from ..errors import UserError
     if args.max_batch < 1 or args.max_bytes < 1:
         raise UserError("--max-batch and --max-bytes must be at least 1")
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be 0–65535 (0 picks a free one), got {args.port}")
     # The model is rebuilt (and a wrong run folder refused) before anything binds a port.
     from ..runs.predictor import Predictor
     pred = Predictor(args.run, args.checkpoint)

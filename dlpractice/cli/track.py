@@ -10,26 +10,44 @@ from ..errors import UserError
 
 
 def cmd_board(args) -> int:
-    from ..track.board import start_tensorboard, start_visdom
+    """Start the server, hold it until Ctrl-C, SIGTERM or SIGHUP, and stop it (and only then return)."""
+    import atexit
+
+    from ..track.board import start_tensorboard, start_visdom, stop, stop_on_signals
     runs = Path(args.runs_dir)
-    if args.visdom:
-        port = args.port or 8097
-        proc, url = start_visdom(port, runs / ".visdom", args.host, quiet=False)
-        print(f"visdom (offline, scripts served locally) at {url}\n"
-              f"train with `dlp train --log visdom` (or set $DLP_VISDOM={url}); one environment per run", flush=True)
-    else:
-        if not runs.is_dir():
-            raise UserError(f"runs folder {runs} does not exist; train a run first or pass --runs-dir")
-        port = args.port or 6006
-        proc, url = start_tensorboard(runs, port, args.host, quiet=False)
-        print(f"TensorBoard on {runs}/ at {url}\ntrain with `dlp train --log tensorboard`", flush=True)
-    print("Ctrl-C stops the server", flush=True)
-    try:
-        proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=10)
+    if args.tensorboard and not runs.is_dir():
+        raise UserError(f"runs folder {runs} does not exist; train a run first or pass --runs-dir")
+    proc = None
+    with stop_on_signals():   # SIGTERM / SIGHUP are a KeyboardInterrupt here, as Ctrl-C is
+        try:
+            if args.visdom:   # start_* stop their server themselves if interrupted before it answers
+                proc, url = start_visdom(_port(args, 8097), runs / ".visdom", args.host, quiet=False)
+                what = (f"visdom (offline, scripts served locally) at {url}\ntrain with `dlp train --log visdom` "
+                        f"(or set $DLP_VISDOM={url}); one environment per run")
+            else:
+                proc, url = start_tensorboard(runs, _port(args, 6006), args.host, quiet=False)
+                what = f"TensorBoard on {runs}/ at {url}\ntrain with `dlp train --log tensorboard`"
+            atexit.register(stop, proc)   # any other way out of this process
+            print(f"{what}\nCtrl-C stops the server", flush=True)
+            code = proc.wait()
+        except KeyboardInterrupt as e:
+            if proc is None:
+                raise
+            print(f"stopping the server ({str(e) or 'SIGINT'})", flush=True)
+            return 0
+        finally:
+            if proc is not None:
+                stop(proc)
+    if code != 0:
+        raise UserError(f"the server at {url} exited with code {code} (its messages are above)")
     return 0
+
+
+def _port(args, default: int) -> int:
+    from ..track.board import free_port
+    if args.port is None:
+        return default
+    return free_port(args.host) if args.port == 0 else args.port
 
 
 def _finished(folder: str) -> Path:
@@ -98,7 +116,8 @@ def add_commands(sub) -> None:
     which.add_argument("--tensorboard", action="store_true", help="TensorBoard on the runs folder")
     p.add_argument("--runs-dir", default="runs", help="folder holding run folders (visdom keeps its envs in .visdom/)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it to the network)")
-    p.add_argument("--port", type=int, default=None, help="port (default: 8097 visdom, 6006 TensorBoard)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port (default: 8097 visdom, 6006 TensorBoard; 0: a free one, printed)")
     p.set_defaults(func=cmd_board)
 
     p = sub.add_parser("report", help="rebuild a run's self-contained report.html", formatter_class=fmt)

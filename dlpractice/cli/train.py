@@ -1,19 +1,49 @@
 """`dlp train`, `dlp lesson` and `dlp demo`: runs through the one loop and the lesson runner."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from ..errors import UserError
+
+ROOM = 64   # bytes kept free below the OS's longest path for the files a run writes inside its folder
+
+
+def check_out(out) -> None:
+    """Refuse an --out path no OS call could create (NUL inside, a name or the whole path too long), before
+    anything is loaded or trained."""
+    if out is None:
+        return
+    text = str(out)
+    if "\0" in text:
+        raise UserError("--out must not hold a NUL character")
+    try:
+        name_max, path_max = os.pathconf(".", "PC_NAME_MAX"), os.pathconf(".", "PC_PATH_MAX")
+    except (OSError, ValueError, AttributeError):   # no pathconf (Windows) or no limit reported
+        name_max, path_max = 255, 4096
+    full = os.path.abspath(text)
+    for part in Path(full).parts:
+        if len(os.fsencode(part)) > name_max:
+            raise UserError(f"--out: the name '{part[:24]}…' is {len(os.fsencode(part))} bytes long; this system "
+                            f"allows at most {name_max} bytes per name")
+    if len(os.fsencode(full)) + ROOM > path_max:
+        raise UserError(f"--out: the path is {len(os.fsencode(full))} bytes long; this system allows at most "
+                        f"{path_max} bytes per path, and the run's files inside need {ROOM} more")
 
 
 def cmd_train(args) -> int:
     from ..config import load_config
-    from ..train.loop import resume, train
+    check_out(args.out)
     if args.resume:
         if args.config or args.set:
             raise UserError("--resume continues a run exactly as configured; drop the config file and --set")
+        from ..train.loop import resume
         run = resume(args.resume)
     else:
         overrides = list(args.set) + ([f'train.device="{args.device}"'] if args.device else [])
-        run = train(load_config(args.config, overrides), out=args.out)
+        cfg = load_config(args.config, overrides)   # a bad setting is refused before torch is imported
+        from ..train.loop import train
+        run = train(cfg, out=args.out)
     _print_result(run.summary)
     print(f"run: {run.folder}")
     return 0
@@ -29,6 +59,7 @@ def _print_result(summary: dict) -> None:
 
 def cmd_lesson(args) -> int:
     from ..lessons import run_lesson
+    check_out(args.out)
     result, folder, ok = run_lesson(args.lesson, args.set, args.out, quick=args.quick)
     if "primary_metric" in result:
         _print_result(result)
@@ -38,6 +69,7 @@ def cmd_lesson(args) -> int:
 
 def cmd_demo(args) -> int:
     from ..lessons import run_lesson
+    check_out(args.out)
     result, folder, ok = run_lesson("demo", args.set, args.out)
     print(f"demo: lenet_bn on digits — test accuracy {result['test_accuracy']:.4f}, "
           f"wall time {result['wall_seconds']:.1f} s")

@@ -8,14 +8,16 @@ Options (`data.options.*`):
 - `test_path`: a second folder of the same layout used as the test split; without it a fixed stratified
   share of `path` (`test_fraction`, default 0.2, seed 0) is held out, as for the digits.
 - `channels`: 1 (gray, the default) or 3 (RGB); colour files become gray and gray files colour as asked.
-- `size`: the side images are resized to when the model does not declare one (default 28); with a model
-  that declares an input size (`dlp models`), that size wins.
+- `size`: the side images are resized to when the model does not declare one (default 28, 1 to 1024);
+  with a model that declares an input size (`dlp models`), that size wins.
 - `polarity`: "as-is" (default) or "light-on-dark" (light objects on a dark background, like MNIST and
   Fashion-MNIST; `dlp predict` then inverts dark-on-light inputs).
 - `test_fraction`: the held-out share when there is no `test_path`.
 
 Files are PNG, JPEG, BMP, GIF, WebP or TIFF by suffix; others are ignored. Every file is resized to a
-square (aspect ratio not kept) with Lanczos filtering. A file that cannot be decoded is skipped and
+square (aspect ratio not kept) with Lanczos filtering and scaled to [0, 1] by `images.to_unit` (any PIL
+mode: 16-bit and float images by their value range), the conversion prediction uses too. A folder with a
+single class is refused (a classifier needs at least 2). A file that cannot be decoded is skipped and
 reported on stderr (the first few by name, then the count) and counted in `meta["skipped_files"]`; it
 never stops the run. A missing or empty folder is a UserError naming the path and the expected layout.
 """
@@ -28,13 +30,16 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import UserError
-from .registry import DataBundle, fixed_test_split, image_bundle, register_dataset
+from .images import to_unit
+from .registry import DataBundle, check_options, fixed_test_split, fraction_option, image_bundle, \
+    int_option, path_option, register_dataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 LAYOUT = ("expected one subfolder per class holding its images, e.g.\n"
           "  {root}/cat/001.png\n  {root}/cat/002.jpg\n  {root}/dog/001.png")
 OPTIONS = ("path", "test_path", "channels", "size", "polarity", "test_fraction")
 MAX_PIXELS = 40_000_000   # refuse decompression bombs before decoding
+MAX_SIDE = 1024           # data.options.size: larger squares of a whole folder would not fit in memory
 NAMED = 5                 # unreadable files named in the warning; the rest are counted
 
 
@@ -68,9 +73,11 @@ def scan(root: Path, classes: list[str] | None = None) -> tuple[list[str], list[
 
 
 def read_images(files: list[tuple[Path, int]], size: int, channels: int):
-    """Decode and resize every file: (uint8 array (N, S, S) or (N, 3, S, S), labels (N,), skipped list)."""
+    """Decode and resize every file: (float32 array (N, C, S, S) in [0, 1], labels (N,), skipped list).
+
+    Pixels come from `images.to_unit`, the conversion `dlp predict` and `dlp serve` use too: any PIL
+    mode, 16-bit and float images scaled by their value range."""
     from PIL import Image, UnidentifiedImageError
-    mode = "L" if channels == 1 else "RGB"
     images, labels, skipped = [], [], []
     for path, label in files:
         try:
@@ -78,17 +85,13 @@ def read_images(files: list[tuple[Path, int]], size: int, channels: int):
                 if im.width * im.height > MAX_PIXELS:
                     raise ValueError(f"{im.width}×{im.height} is too large")
                 im.load()
-                im = im.convert(mode)
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.Resampling.LANCZOS)
+                a = to_unit(im, channels, size)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
             skipped.append((path, str(e).splitlines()[0] if str(e) else type(e).__name__))
             continue
-        a = np.asarray(im, dtype=np.uint8)
-        images.append(a if channels == 1 else a.transpose(2, 0, 1))   # (S, S) or (3, S, S)
+        images.append(a)                                                  # (C, S, S)
         labels.append(label)
-    shape = (0, size, size) if channels == 1 else (0, 3, size, size)
-    x = np.stack(images) if images else np.zeros(shape, dtype=np.uint8)
+    x = np.stack(images) if images else np.zeros((0, channels, size, size), dtype=np.float32)
     return x, np.asarray(labels, dtype=np.int64), skipped
 
 
@@ -104,24 +107,20 @@ def report_skipped(skipped: list[tuple[Path, str]], root: Path) -> None:
 
 def _options(cfg: DataConfig) -> dict:
     opts = dict(cfg.options)
-    unknown = sorted(set(opts) - set(OPTIONS))
-    if unknown:
-        raise UserError(f"data set 'image-folder' has no option(s) {', '.join(unknown)}; "
-                        f"it accepts data.options.{', data.options.'.join(OPTIONS)}")
+    check_options(opts, OPTIONS, "image-folder")
     if not opts.get("path"):
         raise UserError("data set 'image-folder' needs data.options.path, the folder with one subfolder per "
                         "class, e.g. --set data.options.path=photos")
     channels = opts.get("channels", 1)
-    if channels not in (1, 3):
+    if isinstance(channels, bool) or channels not in (1, 3):
         raise UserError(f"data.options.channels must be 1 (gray) or 3 (RGB), got {channels!r}")
     polarity = opts.get("polarity", "as-is")
     if polarity not in ("as-is", "light-on-dark"):
         raise UserError(f"data.options.polarity must be 'as-is' or 'light-on-dark', got {polarity!r}")
-    frac = float(opts.get("test_fraction", 0.2))
-    if not 0 < frac < 1:
-        raise UserError(f"data.options.test_fraction must be between 0 and 1, got {frac}")
-    return {"path": Path(opts["path"]).expanduser(), "test_path": opts.get("test_path"), "channels": channels,
-            "size": int(opts.get("size", 28)), "polarity": polarity, "test_fraction": frac}
+    return {"path": path_option(opts, "path"), "channels": int(channels),
+            "test_path": path_option(opts, "test_path") if opts.get("test_path") else None,
+            "size": int_option(opts, "size", 28, 1, MAX_SIDE, "the side in pixels images are resized to"),
+            "polarity": polarity, "test_fraction": fraction_option(opts, "test_fraction", 0.2)}
 
 
 def _split_test(x: np.ndarray, y: np.ndarray, fraction: float):
@@ -145,12 +144,18 @@ def load_image_folder(cfg: DataConfig, size: int | None = None) -> DataBundle:
     size = size or opts["size"]
     root = opts["path"]
     classes, files = scan(root)
+    if len(classes) < 2:
+        raise UserError(f"image folder {root} has a single class subfolder ({classes[0]}); a classifier needs at "
+                        f"least 2 classes: add a subfolder of images for each other class, e.g. {root}/other/001.png")
     x, y, skipped = read_images(files, size, opts["channels"])
     report_skipped(skipped, root)
     if not len(y):
         raise UserError(f"none of the {len(files)} image files in {root} could be read; {LAYOUT.format(root=root)}")
+    if len(np.unique(y)) < 2:
+        raise UserError(f"only the images of class '{classes[int(y[0])]}' in {root} could be read; a classifier "
+                        "needs readable images of at least 2 classes")
     if opts["test_path"]:
-        troot = Path(opts["test_path"]).expanduser()
+        troot = opts["test_path"]
         _, tfiles = scan(troot, classes)
         xte, yte, tskipped = read_images(tfiles, size, opts["channels"])
         report_skipped(tskipped, troot)
@@ -161,7 +166,7 @@ def load_image_folder(cfg: DataConfig, size: int | None = None) -> DataBundle:
     else:
         train, test = _split_test(x, y, opts["test_fraction"])
     try:
-        bundle = image_bundle("image-folder", train, test, cfg, classes, scale=255.0, polarity=opts["polarity"])
+        bundle = image_bundle("image-folder", train, test, cfg, classes, scale=1.0, polarity=opts["polarity"])
     except ValueError as e:  # scikit-learn: a class too small for a stratified validation split
         raise UserError(f"image folder {root}: cannot carve a validation split ({e}); add images to the "
                         "smallest classes or set data.val_fraction=0") from None

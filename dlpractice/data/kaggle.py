@@ -33,7 +33,7 @@ from ..errors import UserError
 from ..registry import Registry
 from .fetch import COMPETITIONS, how_to_get
 from .paths import find_data
-from .registry import DataBundle, carve_validation, check_options, register_dataset
+from .registry import DataBundle, bool_option, carve_validation, check_options, register_dataset
 from .table import Table, floats, is_missing, read_csv, strings
 from .tabular import TabularPrep, split_rows, tabular_bundle
 
@@ -248,7 +248,7 @@ KAGGLE_OPTIONS = {"test_fraction", "test_seed", "folds", "fold", "full"}
 
 def kaggle_rows(n: int, y: np.ndarray, opts: dict, cfg: DataConfig) -> tuple[dict[str, np.ndarray], str | None]:
     """train / val / test row indices: the tabular kind's split (fixed test or fold), or `full`."""
-    if not opts.get("full"):
+    if not bool_option(opts, "full", False):
         return split_rows(n, y, True, opts, cfg), None
     if opts.get("folds"):
         raise UserError("data.options.full trains on every labelled row; it cannot be combined with folds")

@@ -6,9 +6,9 @@ from pathlib import Path
 from ..config import DataConfig
 from ..errors import UserError
 from .download import ensure_files, mirrors_from_env
-from .idx import read_idx
+from .idx import read_idx_pair
 from .paths import cache_dir, find_data, search_dirs
-from .registry import image_bundle, register_dataset
+from .registry import check_options, image_bundle, register_dataset
 from .vision import IDX_FILES
 
 # torchvision's mirrors, in its order; DLP_MNIST_MIRRORS (comma-separated base URLs) replaces them.
@@ -64,12 +64,9 @@ def mnist_files(checksums: dict[str, str] | None = None) -> dict[str, Path]:
                   "LeCun's MNIST: 60,000 + 10,000 28×28 gray handwritten digits, 10 classes",
                   "IDX files in <data-dir>/mnist, else downloaded (sha256-checked) into the user cache")
 def load_mnist(cfg: DataConfig, size: int | None = None):
+    check_options(dict(cfg.options), (), "mnist")
     f = mnist_files()
-    train = (read_idx(f["train-images-idx3-ubyte.gz"]), read_idx(f["train-labels-idx1-ubyte.gz"]))
-    test = (read_idx(f["t10k-images-idx3-ubyte.gz"]), read_idx(f["t10k-labels-idx1-ubyte.gz"]))
-    for (x, y), which in ((train, "train"), (test, "t10k")):
-        if len(x) != len(y):
-            raise UserError(f"MNIST {which} images ({len(x)}) and labels ({len(y)}) differ in count; "
-                            "the files come from different sources: delete the wrong one and fetch it again")
+    train = read_idx_pair(f["train-images-idx3-ubyte.gz"], f["train-labels-idx1-ubyte.gz"], 10)
+    test = read_idx_pair(f["t10k-images-idx3-ubyte.gz"], f["t10k-labels-idx1-ubyte.gz"], 10)
     return image_bundle("mnist", train, test, cfg, [str(i) for i in range(10)], scale=255.0,
                         polarity="light-on-dark", size=size)

@@ -60,8 +60,56 @@ def check_options(opts: dict, allowed, dataset: str) -> None:
     """Refuse unknown `data.options` keys of a data set, suggesting the closest known one."""
     for key in opts:
         if key not in allowed:
+            if not allowed:
+                raise UserError(f"data set '{dataset}' takes no data.options; remove data.options.{key}")
             raise UserError(f"data set '{dataset}' has no option data.options.{key}"
                             f"{did_you_mean(key, sorted(allowed))}; it accepts: {', '.join(sorted(allowed))}")
+
+
+def bool_option(opts: dict, key: str, default: bool) -> bool:
+    """`data.options.KEY` as true / false (a TOML boolean; "yes" or 1 are refused, not read as true)."""
+    v = opts.get(key, default)
+    if not isinstance(v, bool):
+        raise UserError(f"data.options.{key} must be true or false, got {v!r}")
+    return v
+
+
+def int_option(opts: dict, key: str, default: int, lo: int | None = None, hi: int | None = None,
+               what: str = "") -> int:
+    """`data.options.KEY` as a whole number in [lo, hi]."""
+    v = opts.get(key, default)
+    ok = isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo) and (hi is None or v <= hi)
+    if not ok:
+        bounds = (f" from {lo} to {hi}" if hi is not None else f" ≥ {lo}") if lo is not None else ""
+        raise UserError(f"data.options.{key} must be a whole number{bounds}{f' ({what})' if what else ''}, got {v!r}")
+    return v
+
+
+def fraction_option(opts: dict, key: str, default: float) -> float:
+    """`data.options.KEY` as a share strictly between 0 and 1."""
+    v = opts.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+        raise UserError(f"data.options.{key} must be a number between 0 and 1 (exclusive), e.g. 0.2; got {v!r}")
+    return float(v)
+
+
+def list_option(opts: dict, key: str) -> list:
+    """`data.options.KEY` as a list of column names / positions (one name alone is a list of one)."""
+    v = opts.get(key, [])
+    if isinstance(v, (str, int)) and not isinstance(v, bool):
+        return [v]
+    if not isinstance(v, list):
+        raise UserError(f"data.options.{key} must be a list of column names, e.g. [\"a\", \"b\"]; got {v!r}")
+    return v
+
+
+def path_option(opts: dict, key: str):
+    """`data.options.KEY` as a path (a string), `~` expanded."""
+    from pathlib import Path
+    v = opts.get(key)
+    if not isinstance(v, str) or not v.strip():
+        raise UserError(f"data.options.{key} must be a path (a string), got {v!r}")
+    return Path(v).expanduser()
 
 
 def carve_validation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, fraction: float,
@@ -115,12 +163,33 @@ def image_bundle(name: str, train: tuple, test: tuple, cfg: DataConfig, classes:
 
     xs = {"train": prep(xtr), "val": prep(xva), "test": prep(test[0])}
     mean, std = float(xs["train"].mean()), float(xs["train"].std())
+    if not std > 1e-12:  # constant images: normalizing would divide by zero and training would diverge
+        raise UserError(f"every training image of '{name}' has the same value everywhere (standard deviation 0, "
+                        f"mean {mean:.3g}): nothing to learn from; check the files (all black? all white?)")
     splits = {k: Split((v - mean) / std, torch.as_tensor(np.asarray(y), dtype=torch.long))
               for (k, v), y in zip(xs.items(), (ytr, yva, test[1]))}
     meta = {"task": "classification", "input": "image", "classes": classes, "num_classes": len(classes),
             "in_channels": channels, "size": size, "native_size": native, "scale": scale, "mean": mean,
             "std": std, "polarity": polarity}
     return DataBundle(name, splits, meta)
+
+
+def input_trouble(batch: torch.Tensor, train_x: torch.Tensor, features: list | None = None) -> str | None:
+    """Why these inputs could make the loss non-finite (NaN or infinite values; huge, unstandardized
+    features), in words for the error line; None when they look fine."""
+    if batch.is_floating_point() and not bool(torch.isfinite(batch).all()):
+        return ("the input batch holds NaN or infinite values, e.g. a constant feature or image divided by its "
+                "zero standard deviation; check the data (and data.options.standardize)")
+    if not train_x.is_floating_point() or not len(train_x):
+        return None
+    flat = train_x.reshape(len(train_x), -1).abs()
+    top = float(flat.max())
+    if top > 1e4:
+        j = int(flat.max(0).values.argmax())
+        name = f" (feature '{features[j]}')" if features and j < len(features) and train_x.dim() == 2 else ""
+        return (f"the training inputs reach |x| = {top:.3g}{name}: too large to train on unscaled; standardize "
+                "them (data.options.standardize = true) or rescale the data")
+    return None
 
 
 def load_dataset(cfg: DataConfig, input_size: int | None = None) -> DataBundle:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import math
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +20,67 @@ def is_missing(value: str) -> bool:
     return value.strip().lower() in MISSING
 
 
+def damaged_gzip(path: Path, e: Exception) -> UserError:
+    """The one message for a .gz file that is not a complete gzip stream."""
+    return UserError(f"{path} is not a complete gzip file ({e or type(e).__name__}): the download is damaged or "
+                     "cut short, or the file was never compressed; fetch or compress it again (`gzip -t` checks "
+                     "it), or drop the .gz from the name of a plain text file")
+
+
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+class _GzipText:
+    """A text stream over a gzip file whose decoding errors (truncated, corrupt, not gzip) are one UserError."""
+
+    def __init__(self, f, path: Path):
+        self._f, self._path = f, path
+
+    def _guard(self, fn, *args):
+        try:
+            return fn(*args)
+        except GZIP_ERRORS as e:
+            raise damaged_gzip(self._path, e) from None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self._guard(next, self._f)
+
+    def read(self, *args):
+        return self._guard(self._f.read, *args)
+
+    def readline(self, *args):
+        return self._guard(self._f.readline, *args)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
 def open_text(path: Path, encoding: str = "utf-8-sig"):
-    """A text file for csv.reader, unpacked on the fly when its name ends in .gz."""
-    opener = gzip.open if Path(path).name.endswith(".gz") else open
-    return opener(path, "rt", encoding=encoding, newline="")
+    """A text file for csv.reader, unpacked on the fly when its name ends in .gz (a damaged gzip stream
+    is a UserError naming the file)."""
+    if Path(path).name.endswith(".gz"):
+        return _GzipText(gzip.open(path, "rt", encoding=encoding, newline=""), Path(path))
+    return open(path, "rt", encoding=encoding, newline="")
+
+
+def check_delimiter(delimiter) -> str:
+    """data.options.delimiter: exactly one character."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise UserError(f"data.options.delimiter must be one character, e.g. \",\", \";\" or \"\\t\" (a tab); "
+                        f"got {delimiter!r}")
+    if delimiter in "\r\n\"":
+        raise UserError(f"data.options.delimiter cannot be {delimiter!r} (a line break or the quote character); "
+                        "use e.g. \",\", \";\" or \"\\t\"")
+    return delimiter
 
 
 @dataclass
@@ -56,6 +114,7 @@ def read_csv(path: str | Path, header: bool = True, delimiter: str = ",", names:
     """Read a CSV (`.gz` is unpacked on the fly). Without a header the columns are named c0, c1, ...
     (or `names`). Blank lines are skipped; a row with a different number of fields is a UserError."""
     p = Path(path)
+    delimiter = check_delimiter(delimiter)
     if not p.is_file():
         raise UserError(f"CSV file not found: {p}" + (" (it is a folder)" if p.is_dir() else "")
                         + "; check the path (data.options.path, or the --csv argument)")

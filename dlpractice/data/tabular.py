@@ -27,7 +27,8 @@ import torch
 from ..config import DataConfig
 from ..errors import UserError
 from .paths import find_data
-from .registry import DataBundle, Split, carve_validation, check_options, fixed_test_split, register_dataset
+from .registry import DataBundle, Split, bool_option, carve_validation, check_options, fixed_test_split, \
+    fraction_option, int_option, list_option, path_option, register_dataset
 from .table import Table, array_table, floats, is_missing, num_key, read_csv, resolve_column, strings
 
 OPTIONS = {
@@ -232,19 +233,17 @@ def split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConfi
 
 def _split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConfig) -> dict[str, np.ndarray]:
     from sklearn.model_selection import KFold, StratifiedKFold
-    seed = int(opts.get("test_seed", 0))
+    seed = int_option(opts, "test_seed", 0)
     idx = np.arange(n)
     strat = y if stratify else None
     if opts.get("folds"):
-        k, fold = int(opts["folds"]), int(opts.get("fold", 0))
+        k, fold = int_option(opts, "folds", 0), int_option(opts, "fold", 0)
         if k < 2 or not 0 <= fold < k:
             raise UserError(f"data.options.folds must be ≥ 2 and fold in 0..folds-1; got folds={k}, fold={fold}")
         splitter = (StratifiedKFold if stratify else KFold)(n_splits=k, shuffle=True, random_state=seed)
         test = list(splitter.split(idx, strat if stratify else None))[fold][1]
     else:
-        frac = float(opts.get("test_fraction", 0.2))
-        if not 0 < frac < 1:
-            raise UserError(f"data.options.test_fraction must be between 0 and 1 (exclusive); got {frac}")
+        frac = fraction_option(opts, "test_fraction", 0.2)
         _, test = fixed_test_split(y, frac, seed, stratify=stratify)
     test = np.sort(test)
     rest = np.setdiff1d(idx, test)
@@ -263,21 +262,21 @@ def tabular_bundle(name: str, table: Table, opts: dict, cfg: DataConfig, *, task
         raise UserError(f"data.options.task must be auto, binary, classification or regression; got {task!r}")
     target = resolve_column(table, opts.get("target", -1), "target")
     id_col = resolve_column(table, opts["id"], "id") if opts.get("id") is not None else None
-    drop = {resolve_column(table, d, "drop") for d in opts.get("drop", [])}
+    drop = {resolve_column(table, d, "drop") for d in list_option(opts, "drop")}
     task, y, classes = _target(table, target, task, opts.get("classes"))
     if "numeric" in opts or "categorical" in opts:
-        numeric = [resolve_column(table, c, "numeric") for c in opts.get("numeric", [])]
-        categorical = [resolve_column(table, c, "categorical") for c in opts.get("categorical", [])]
+        numeric = [resolve_column(table, c, "numeric") for c in list_option(opts, "numeric")]
+        categorical = [resolve_column(table, c, "categorical") for c in list_option(opts, "categorical")]
         clash = sorted(set(numeric + categorical) & ({target} | ({id_col} if id_col else set())))
         if clash:
             raise UserError(f"column(s) {clash} are the target or id and cannot also be features")
     else:
-        numeric, categorical = _infer_columns(table, {target, id_col, *drop}, int(opts.get("max_categories", 50)))
+        numeric, categorical = _infer_columns(table, {target, id_col, *drop}, int_option(opts, "max_categories", 50, 1))
     stratify = task != "regression"
     rows = rows if rows is not None else split_rows(len(table), y, stratify, opts, cfg)
     prep = TabularPrep.fit(table.take(rows["train"]), numeric, categorical,
-                           standardize=bool(opts.get("standardize", True)), impute=opts.get("impute", "median"),
-                           missing_values=opts.get("missing_values"), indicators=bool(opts.get("indicators", False)),
+                           standardize=bool_option(opts, "standardize", True), impute=opts.get("impute", "median"),
+                           missing_values=opts.get("missing_values"), indicators=bool_option(opts, "indicators", False),
                            unseen=opts.get("unseen", "error"), target=target, id_column=id_col)
     x = prep.transform(table)
     yt = torch.as_tensor(y)
@@ -312,7 +311,7 @@ def load_csv(cfg: DataConfig) -> DataBundle:
     if not opts.get("path"):
         raise UserError("data set 'csv' needs data.options.path, e.g. --set data.options.path=train.csv "
                         "(and data.options.target=COLUMN; see `dlp datasets`)")
-    table = read_csv(opts["path"], bool(opts.get("header", True)), opts.get("delimiter", ","))
+    table = read_csv(path_option(opts, "path"), bool_option(opts, "header", True), opts.get("delimiter", ","))
     bundle = tabular_bundle(Path(opts["path"]).stem, table, opts, cfg)
     bundle.meta["path"] = str(opts["path"])
     return bundle

@@ -32,8 +32,9 @@ import torch
 from ..config import DataConfig
 from ..errors import UserError, did_you_mean
 from .paths import find_data
-from .table import open_text
-from .registry import DataBundle, Split, carve_validation, check_options, fixed_test_split, register_dataset
+from .table import check_delimiter, open_text
+from .registry import DataBundle, Split, bool_option, carve_validation, check_options, fixed_test_split, \
+    fraction_option, int_option, path_option, register_dataset
 
 PAD, UNK = 0, 1
 UNKNOWN_POLICIES = ("unk", "drop", "error")
@@ -160,8 +161,8 @@ def text_bundle(name: str, train: tuple[list[str], list[int]], test: tuple[list[
     Validation is carved from train (stratified when every class has two examples); the vocabulary is
     built from the remaining training strings only."""
     unknown = opts.get("unknown", "unk")
-    lowercase = bool(opts.get("lowercase", False))
-    max_length = opts.get("max_length", 0)
+    lowercase = bool_option(opts, "lowercase", False)
+    max_length = int_option(opts, "max_length", 0, 0, what="0: no limit")
     probe = Vocab([], unknown, lowercase, max_length)  # validates the options before any work
     tr_text = [probe.normalize(t, where_train(i) if where_train else f" (training row {i + 1})")
                for i, t in enumerate(train[0])]
@@ -170,7 +171,7 @@ def text_bundle(name: str, train: tuple[list[str], list[int]], test: tuple[list[
     xtr, ytr = np.array(tr_text, dtype=object), np.asarray(train[1], dtype=np.int64)
     (xtr, ytr), (xva, yva) = carve_validation(xtr, ytr, cfg.val_fraction, cfg.split_seed,
                                               stratify=_stratifiable(ytr))
-    vocab = Vocab.build(list(xtr), unknown, opts.get("min_count", 1), lowercase, max_length)
+    vocab = Vocab.build(list(xtr), unknown, int_option(opts, "min_count", 1, 1), lowercase, max_length)
     # The policy "error" is for prediction (refuse a string with an unseen character); the data splits
     # map such characters (rare ones below min_count, ones met only in validation or test) to unknown.
     enc = Vocab(vocab.chars, "unk" if unknown == "error" else unknown, lowercase, max_length)
@@ -232,12 +233,10 @@ def load_names(cfg: DataConfig) -> DataBundle:
 
 
 def _fixed_test_split(y: np.ndarray, opts: dict) -> tuple[np.ndarray, np.ndarray]:
-    frac = opts.get("test_fraction", 1 / 3)
-    if not isinstance(frac, (int, float)) or not 0 < frac < 1:
-        raise UserError(f"data.options.test_fraction must be between 0 and 1 (exclusive); got {frac!r}")
+    frac = fraction_option(opts, "test_fraction", 1 / 3)
     if len(y) < 4:
         raise UserError(f"only {len(y)} labelled strings: too few to split into train and test")
-    return fixed_test_split(y, frac, int(opts.get("test_seed", 0)), stratify=_stratifiable(y))
+    return fixed_test_split(y, frac, int_option(opts, "test_seed", 0), stratify=_stratifiable(y))
 
 
 @register_dataset("names-tutorial", "sequence_classification", "sequence",
@@ -296,16 +295,18 @@ def load_text_csv(cfg: DataConfig) -> DataBundle:
     if not opts.get("path"):
         raise UserError("data set 'text-csv' needs data.options.path, e.g. --set data.options.path=names.csv "
                         "(and data.options.text_column / label_column; see `dlp datasets`)")
-    path = Path(opts["path"])
+    path = path_option(opts, "path")
+    delimiter = check_delimiter(opts.get("delimiter", ","))
+    header_line = bool_option(opts, "header", True)
     if not path.is_file():
         raise UserError(f"CSV file not found: {path}; check data.options.path")
     try:
         with open_text(path) as f:
-            reader = csv.reader(f, delimiter=opts.get("delimiter", ","))
+            reader = csv.reader(f, delimiter=delimiter)
             rows = [(reader.line_num, r) for r in reader if r and any(c.strip() for c in r)]
     except (OSError, UnicodeDecodeError, csv.Error, EOFError) as e:
         raise UserError(f"cannot read CSV {path}: {e}; is it a UTF-8 text CSV (optionally gzip-compressed)?") from None
-    header = [c.strip() for c in rows.pop(0)[1]] if opts.get("header", True) and rows else None
+    header = [c.strip() for c in rows.pop(0)[1]] if header_line and rows else None
     if not rows:
         raise UserError(f"CSV {path} has no data rows")
     width = len(header) if header is not None else len(rows[0][1])

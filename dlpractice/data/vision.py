@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import DataConfig
-from .idx import read_idx
+from .idx import read_idx_pair
 from .paths import find_data
-from .registry import fixed_test_split, image_bundle, register_dataset
+from .registry import check_options, fixed_test_split, image_bundle, register_dataset
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                    "Sneaker", "Bag", "Ankle boot"]
@@ -21,6 +21,7 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian package dat
 def load_digits(cfg: DataConfig, size: int | None = None):
     from sklearn.datasets import load_digits as sk_digits
 
+    check_options(dict(cfg.options), (), "digits")
     d = sk_digits()
     # A fixed test split (seed 0, stratified) so every run reports on the same 360 images.
     tr, te = fixed_test_split(d.target, 0.2, sort=False)
@@ -30,13 +31,14 @@ def load_digits(cfg: DataConfig, size: int | None = None):
 
 
 def load_idx_pair(folder: Path, prefix: str):
-    return read_idx(folder / f"{prefix}-images-idx3-ubyte.gz"), read_idx(folder / f"{prefix}-labels-idx1-ubyte.gz")
+    return read_idx_pair(folder / f"{prefix}-images-idx3-ubyte.gz", folder / f"{prefix}-labels-idx1-ubyte.gz", 10)
 
 
 @register_dataset("fashion-mnist", "classification", "image",
                   "Zalando's Fashion-MNIST: 60,000 + 10,000 28×28 gray clothing images, 10 classes",
                   "Debian package dataset-fashion-mnist, or IDX files in <data-dir>/fashion-mnist")
 def load_fashion_mnist(cfg: DataConfig, size: int | None = None):
+    check_options(dict(cfg.options), (), "fashion-mnist")
     folder = find_data("fashion-mnist", IDX_FILES, extra=[DEBIAN_FASHION], how_to_get=(
         "Install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or download the four "
         "*-ubyte.gz files from https://github.com/zalandoresearch/fashion-mnist into <data-dir>/fashion-mnist."))

@@ -5,7 +5,8 @@ A run's data meta names its kind (`meta["input"]`). The kind gives, in one place
 - `read(meta, inputs)`: `dlp predict`'s arguments (paths, strings) → (x, labels), where `labels`
   names each row of the batch for printing (a file name, a row number, the name itself);
 - `http(meta, payload, limits)`: a `POST /predict` body (`inputs.http.Payload`) → (x, labels), with
-  `how` (one line on what the body holds) and `body` (its OpenAPI request content);
+  `how` (one line on what the body holds) and `body` (its OpenAPI request content: a dict, or
+  `fn(meta, limits) -> dict` when the schema states the served limits);
 - `describe(meta)`: what `GET /model` says of the input (its shape and kind-specific fields);
 - `example(dims, n, generator)`: a small batch of the right shape and dtype (export tracing, model
   tests), `dims` holding the run's meta or a model's arguments;
@@ -32,7 +33,7 @@ class InputKind:
     example: Callable[..., torch.Tensor]
     http: Callable[[dict, Any, Any], Batch] | None = None   # None: not served over HTTP
     how: str = ""
-    body: dict = field(default_factory=dict)
+    body: dict | Callable[[dict, Any], dict] = field(default_factory=dict)
     describe: Callable[[dict], dict] = lambda meta: {}
     axes: dict = field(default_factory=lambda: {0: "batch"})
 

@@ -3,7 +3,8 @@
 and the JSON helpers (a list of items, rows as a `Table`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,11 +14,16 @@ from ..data.table import Table
 
 @dataclass
 class Limits:
-    """What one request may hold; larger requests get a 413 / 422 before any model work."""
+    """What one request may hold, in bytes and in work; larger requests get a 413 (or a 503 past the time
+    budget) before any model work. Character counts are taken after the vocabulary's normalisation (NFKD
+    expands some characters: U+FDFA is 18), pixel counts from the image headers before decoding."""
     max_bytes: int = 4 * 1024 * 1024   # request body, bytes
     max_pixels: int = 4_000_000        # per image, width × height (before the resize to the model's input)
+    max_total_pixels: int = 16_000_000  # all images of one request together, width × height
     max_items: int = 256               # images, rows or strings per request
-    max_chars: int = 256               # per string of a sequence run (a GRU step per character)
+    max_chars: int = 256               # per string of a sequence run, raw and normalised (a GRU step each)
+    max_total_chars: int = 16_384      # all strings of one request together, normalised
+    max_seconds: float = 10.0          # decoding and preparing one request (not the forward pass)
 
 
 class HTTPError(Exception):
@@ -35,8 +41,14 @@ class Payload:
     files: list[tuple[str, bytes]] | None = None
     data: Any = None
     is_json: bool = False
+    seconds: float | None = None       # the time budget for preparing it (Limits.max_seconds); None: no budget
+    started: float = field(default_factory=time.monotonic)
 
-
+    def check_time(self, done: str) -> None:
+        """A 503 once preparing this request has taken longer than its budget (`done`: how far it got)."""
+        if self.seconds is not None and time.monotonic() - self.started > self.seconds:
+            raise HTTPError(503, f"preparing the request took over {self.seconds:g} s (stopped after {done}): "
+                                 "send fewer or smaller inputs per request")
 
 
 def need_json(payload: Payload, kind: str, how: str) -> Any:
@@ -91,3 +103,10 @@ def rows_table(rows: list, header: bool, source: str = "the request") -> Table:
         return Table(list(data), data, None, source, header=False)
     raise HTTPError(422, "each row must be a JSON object {column: value} (or, for runs trained without a header, "
                          "a list of values); do not mix the two")
+
+
+def items_schema(item: dict, limits: Limits, key: str) -> dict:
+    """The OpenAPI schema of what `items` accepts: 1 … max_items of `item`, bare or as {key: [...]}."""
+    array = {"type": "array", "items": item, "minItems": 1, "maxItems": limits.max_items}
+    return {"oneOf": [array, {"type": "object", "properties": {key: array}, "required": [key],
+                              "additionalProperties": False}]}

@@ -14,7 +14,7 @@ import torch
 from ..data.text import Vocab
 from ..errors import UserError
 from . import InputKind, register_input
-from .http import HTTPError, Limits, Payload, items, need_json
+from .http import HTTPError, Limits, Payload, items, items_schema, need_json
 
 
 def vocab_of(meta: dict) -> Vocab:
@@ -37,13 +37,37 @@ HOW = 'a JSON list of strings, e.g. ["Nakamura", "Müller"]'
 
 
 def read_strings(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
+    """A /predict body of strings → ids. Each string is at most `max_chars` characters as sent and as the
+    model sees it (after the vocabulary's NFKD, which expands U+FDFA into 18 characters), and all of them
+    together at most `max_total_chars` normalised characters: a GRU step per character."""
     texts = items(need_json(payload, "sequence", HOW), "strings", limits, "texts")
+    vocab, total = vocab_of(meta), 0
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise HTTPError(422, f"item {i + 1} is a {type(t).__name__}, not a string: send a list of strings")
         if len(t) > limits.max_chars:
             raise HTTPError(413, f"string {i + 1} has {len(t)} characters; at most {limits.max_chars}")
+    where = (lambda i: f" (input {i + 1})") if len(texts) > 1 else (lambda i: "")
+    for i, t in enumerate(texts):
+        n = len(vocab.normalize(t, where(i)))
+        if n > limits.max_chars:
+            raise HTTPError(413, f"string {i + 1} has {n} characters after Unicode normalisation (NFKD); at most "
+                                 f"{limits.max_chars}")
+        total += n
+        if total > limits.max_total_chars:
+            raise HTTPError(413, f"the strings hold over {limits.max_total_chars:,} characters together (after "
+                                 f"Unicode normalisation, at string {i + 1}): split the request")
+        if i % 32 == 31:
+            payload.check_time(f"{i + 1} strings")
+    payload.check_time(f"{len(texts)} strings")
     return strings(meta, texts)
+
+
+def body(meta: dict, limits: Limits) -> dict:
+    """POST /predict's request content: 1 … max_items strings of 1 … max_chars characters (a string that is
+    only whitespace, or longer than max_chars once normalised, is still a 422 / 413)."""
+    text = {"type": "string", "minLength": 1, "maxLength": limits.max_chars}
+    return {"application/json": {"schema": items_schema(text, limits, "texts")}}
 
 
 def describe(meta: dict) -> dict:
@@ -91,6 +115,5 @@ def interactive(predictor, stdin=None, stdout=None, top: int = 3) -> int:
         n += 1
 
 
-register_input(InputKind("sequence", strings, example, read_strings, HOW, body={
-    "application/json": {"schema": {"type": "array", "items": {"type": "string"}}}}, describe=describe,
-    axes={0: "batch", 1: "length"}))
+register_input(InputKind("sequence", strings, example, read_strings, HOW, body=body, describe=describe,
+                         axes={0: "batch", 1: "length"}))

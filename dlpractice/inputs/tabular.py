@@ -20,7 +20,7 @@ from ..data.table import Table, read_csv
 from ..data.tabular import TabularPrep
 from ..errors import UserError
 from . import InputKind, register_input
-from .http import Limits, Payload, items, need_json, rows_table
+from .http import Limits, Payload, items, items_schema, need_json, rows_table
 
 
 def tabular_rows(meta: dict, inputs: list[str]) -> tuple[torch.Tensor, list[str]]:
@@ -68,13 +68,35 @@ def table_features(meta: dict, table: Table) -> tuple[torch.Tensor, list[str]]:
 
 
 HOW = 'JSON {"rows": [{"column": value, ...}, ...]} (lists of values for runs trained on a CSV without a header)'
-ROWS_BODY = {"application/json": {"schema": {"type": "object", "properties": {
-    "rows": {"type": "array", "items": {"type": "object"}}}}}}
+CELL = {"type": ["number", "string", "boolean", "null"]}   # null and "" are missing values (imputed)
+
+
+def rows_body(limits: Limits, required: list[str] | None = None, widths: tuple[int, int] | None = None) -> dict:
+    """POST /predict's request content for rows: 1 … max_items rows, each an object of cells holding at
+    least the `required` columns, or (`widths` = (fewest, most) values) a list of cells by position."""
+    row = {"type": "object", "additionalProperties": CELL, "required": required or []}
+    if widths:
+        row = {"oneOf": [row, {"type": "array", "items": CELL, "minItems": widths[0], "maxItems": widths[1]}]}
+    return {"application/json": {"schema": items_schema(row, limits, "rows")}}
+
+
+def body(meta: dict, limits: Limits) -> dict:
+    """Rows by column name holding every feature column (runs trained without a header also take lists of
+    all values, target included or not). The schema says the shape; a value the fitted preprocessing
+    cannot read (a word in a numeric column, a category never seen) is still a 422."""
+    state = meta.get("tabular") or {}
+    required = TabularPrep.from_meta(state).required() if state else []
+    if state.get("header", True):
+        return rows_body(limits, required)
+    columns, target = state["columns"], state.get("target")
+    return rows_body(limits, required, (len([c for c in columns if c != target]), len(columns)))
 
 
 def read_rows(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
     rows = items(need_json(payload, "tabular", HOW), "rows", limits, "rows")
-    return table_features(meta, rows_table(rows, (meta.get("tabular") or {}).get("header", True)))
+    table = rows_table(rows, (meta.get("tabular") or {}).get("header", True))
+    payload.check_time(f"reading {len(rows)} rows")
+    return table_features(meta, table)
 
 
 def describe(meta: dict) -> dict:
@@ -92,4 +114,4 @@ def example(dims: dict, n: int = 2, generator: torch.Generator | None = None) ->
     return torch.randn(n, int(dims.get("in_features", 8)), generator=generator)
 
 
-register_input(InputKind("tabular", tabular_rows, example, read_rows, HOW, body=ROWS_BODY, describe=describe))
+register_input(InputKind("tabular", tabular_rows, example, read_rows, HOW, body=body, describe=describe))

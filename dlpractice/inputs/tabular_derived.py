@@ -10,7 +10,7 @@ from ..data.table import Table, read_csv
 from ..errors import UserError
 from . import InputKind, register_input
 from .http import Limits, Payload, items, need_json, rows_table
-from .tabular import ROWS_BODY
+from .tabular import rows_body
 from .tabular import describe as tabular_describe
 from .tabular import example
 
@@ -37,7 +37,13 @@ HOW = 'JSON {"rows": [{"column": value, ...}, ...]}: raw rows as in the competit
 def read_raw_rows(meta: dict, payload: Payload, limits: Limits) -> tuple[torch.Tensor, list[str]]:
     rows = items(need_json(payload, "tabular-derived", HOW), "rows", limits, "rows")
     table = rows_table(rows, True)
+    payload.check_time(f"reading {len(rows)} rows")
     return derived_features(meta, table), _labels(meta, table)
+
+
+def body(meta: dict, limits: Limits) -> dict:
+    """Raw competition rows: objects of cells (which columns the feature pipeline needs is its own)."""
+    return rows_body(limits)
 
 
 def describe(meta: dict) -> dict:
@@ -45,5 +51,5 @@ def describe(meta: dict) -> dict:
     return {**tabular_describe(meta), "columns": None}
 
 
-register_input(InputKind("tabular-derived", derived_rows, example, read_raw_rows, HOW, body=ROWS_BODY,
+register_input(InputKind("tabular-derived", derived_rows, example, read_raw_rows, HOW, body=body,
                          describe=describe))

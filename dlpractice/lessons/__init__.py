@@ -61,9 +61,16 @@ def _parent_dir(lesson: dict, path: Path, out: Path | None) -> Path:
     else:
         runs_dir = Path(load_config(path).log.runs_dir)
         folder = runs_dir / f"lesson-{path.stem}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-    if folder.exists() and any(folder.iterdir()):
-        raise UserError(f"{folder} is not empty; choose another --out")
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder} is a file, not a folder; choose another --out")
+    if folder.is_dir() and any(folder.iterdir()):
+        first = min(p.name for p in folder.iterdir())
+        raise UserError(f"{folder} is not empty (it holds {first}); nothing was written: choose another --out, "
+                        "or remove that folder to run the lesson again")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {folder}: {e.strerror}; choose another --out") from None
     return folder
 
 

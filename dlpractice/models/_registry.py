@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -62,10 +64,55 @@ def register_model(name: str, task: str, input: str, description: str, input_siz
     return deco
 
 
-def check_count(what: str, value, least: int, why: str = "") -> None:
-    """A UserError unless `value` (the setting `what`) is a whole number ≥ `least`."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        raise UserError(f"{what} must be a whole number ≥ {least}{f' ({why})' if why else ''}, got {value!r}")
+# Upper bounds of the builders' sizes: beyond them a layer would not fit in any memory, and torch would fail
+# with a traceback after minutes of allocation instead of a line naming the argument.
+MAX_UNITS = 2 ** 16      # widest layer: hidden units, channels, embedding size
+MAX_SIZE = 2 ** 24       # classes, input features, output features, vocabulary
+MAX_LAYERS = 256         # stacked layers of one kind
+MAX_SIDE = 4096          # image side
+MAX_WIDTH = 16.0         # width multiplier of the classic nets (1.0: the paper's)
+MAX_MEMBERS = 64         # copies in one ensemble
+
+
+def check_count(what: str, value, least: int, why: str = "", most: int | None = None) -> None:
+    """A UserError unless `value` (the setting `what`) is a whole number ≥ `least` (and ≤ `most`)."""
+    why = f" ({why})" if why else ""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:   # numpy ints too
+        raise UserError(f"{what} must be a whole number ≥ {least}{why}, got {value!r}")
+    if most is not None and value > most:
+        raise UserError(f"{what} must be a whole number ≤ {most}{why}, got {value!r}")
+
+
+def check_counts(what: str, values, least: int, most: int | None = None, example: str = "[512, 256]") -> None:
+    """A UserError unless `values` is a list of whole numbers, each ≥ `least` (and ≤ `most`)."""
+    if not isinstance(values, (list, tuple)):
+        raise UserError(f"{what} must be a list of whole numbers ≥ {least}, e.g. {example}; got {values!r}")
+    if len(values) > MAX_LAYERS:
+        raise UserError(f"{what} must hold at most {MAX_LAYERS} numbers, got {len(values)}")
+    for i, v in enumerate(values):
+        check_count(f"{what}[{i}]", v, least, most=most)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_fraction(what: str, value, closed: bool = False) -> None:
+    """A UserError unless `value` is a finite number in [0, 1) (a dropout rate), or [0, 1] when `closed`."""
+    if not _is_number(value) or not (0 <= value <= 1 if closed else 0 <= value < 1):
+        raise UserError(f"{what} must be a number in [0, 1{']' if closed else ')'}, got {value!r}")
+
+
+def check_positive(what: str, value, most: float) -> None:
+    """A UserError unless `value` is a finite number in (0, `most`] (a width multiplier)."""
+    if not _is_number(value) or not 0 < value <= most:
+        raise UserError(f"{what} must be a number in (0, {most:g}], got {value!r}")
+
+
+def check_choice(what: str, value, choices) -> None:
+    """A UserError unless `value` is one of `choices`."""
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or value not in choices:
+        raise UserError(f"{what} must be one of {', '.join(map(str, choices))}; got {value!r}")
 
 
 def check_flag(what: str, value) -> None:
@@ -74,13 +121,23 @@ def check_flag(what: str, value) -> None:
         raise UserError(f"{what} must be true or false, got {value!r}")
 
 
+def check_image(num_classes, in_channels, input_size=None, smallest: int = 1, layout: str = "") -> None:
+    """The arguments every image classifier takes: classes, input channels and (None: the default) side."""
+    check_count("model.args.num_classes", num_classes, 1, most=MAX_SIZE)
+    check_count("model.args.in_channels", in_channels, 1, most=MAX_UNITS)
+    if input_size is not None:
+        check_count("model.args.input_size", input_size, 1, most=MAX_SIDE)
+        if input_size < smallest:
+            raise UserError(f"input_size {input_size} is too small for the {layout} layout (at least {smallest})")
+
+
 def build_model(name: str, args: dict) -> nn.Module:
     """The registered model `name` built with `args`; `flip_average` wraps it in FlipAverage, `members` = N ≥ 2
     makes an ensemble of N copies."""
     spec = MODELS.get(name)
     args = dict(args)
     members, flip = args.pop("members", 1), args.pop("flip_average", False)
-    check_count("model.args.members", members, 1, "copies to train and average")
+    check_count("model.args.members", members, 1, "copies to train and average", most=MAX_MEMBERS)
     check_flag("model.args.flip_average", flip)
     try:
         built = [spec.build(**args) for _ in range(members)]

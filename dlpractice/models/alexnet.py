@@ -20,8 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import UserError
-from ._registry import register_model
+from ._registry import MAX_WIDTH, check_flag, check_fraction, check_image, check_positive, register_model
 
 __all__ = ["AlexNet", "alexnet"]
 
@@ -63,14 +62,16 @@ class AlexNet(nn.Module):
 
 def _alexnet(num_classes: int, in_channels: int, small_input: bool, width: float | None, dropout: float | None,
              input_size: int | None) -> AlexNet:
+    check_flag("model.args.small_input", small_input)
     smallest = 15 if small_input else 63   # the third pool needs a 3×3 map
-    if input_size is not None and input_size < smallest:
-        raise UserError(f"input_size {input_size} is too small for the {'small-input' if small_input else 'paper'} "
-                        f"AlexNet layout (at least {smallest})")
+    check_image(num_classes, in_channels, input_size, smallest,
+                f"{'small-input' if small_input else 'paper'} AlexNet")
     if width is None:
         width = SMALL_WIDTH if small_input else 1.0
+    check_positive("model.args.width", width, MAX_WIDTH)
     if dropout is None:
         dropout = 0.0 if small_input else 0.5
+    check_fraction("model.args.dropout", dropout)
     return AlexNet(num_classes, in_channels, small_input, width, dropout)
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from torch import nn
 
-from ._registry import register_model
+from ._registry import MAX_UNITS, check_count, check_image, register_model
 
 
 @register_model("course_cnn", "classification", "image",
                 "lecture 10's CNN: conv 1→10 k5, pool, conv 10→20 k5, pool, linear 320→10, ReLU", input_size=28)
 def course_cnn(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+    check_image(num_classes, in_channels)
     return nn.Sequential(
         nn.Conv2d(in_channels, 10, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),   # (B, 10, 12, 12)
         nn.Conv2d(10, 20, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),            # (B, 20, 4, 4)
@@ -20,6 +21,7 @@ def course_cnn(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
                 "LeCun et al. 1998 as in Dive into Deep Learning: sigmoid, average pooling (61,706 params)",
                 input_size=28)
 def lenet5(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+    check_image(num_classes, in_channels)
     # d2l.ai §7.6: the first conv pads by 2 so a 28×28 input plays the role of the paper's 32×32.
     return nn.Sequential(
         nn.Conv2d(in_channels, 6, kernel_size=5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2, 2),  # (B, 6, 14, 14)
@@ -32,6 +34,8 @@ def lenet5(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
 @register_model("lenet_bn", "classification", "image",
                 "LeNet-5 modernised: BatchNorm, ReLU, max pooling (d2l.ai §8.5 layout)", input_size=28)
 def lenet_bn(num_classes: int = 10, in_channels: int = 1, width: int = 1) -> nn.Module:
+    check_image(num_classes, in_channels)
+    check_count("model.args.width", width, 1, "a multiple of 6-16-120-84 units", most=MAX_UNITS // 120)
     c1, c2, h1, h2 = 6 * width, 16 * width, 120 * width, 84 * width
     return nn.Sequential(
         nn.Conv2d(in_channels, c1, kernel_size=5, padding=2, bias=False), nn.BatchNorm2d(c1), nn.ReLU(),

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._registry import register_model
+from ._registry import check_image, register_model
 
 __all__ = ["InceptionA", "ResidualBlock", "CourseInception", "CourseResNet", "course_inception", "course_resnet"]
 
@@ -104,6 +104,7 @@ class CourseResNet(nn.Module):
                 "lecture 11's Inception net: conv 1→10 k5, pool, InceptionA (88 ch), conv 88→20 k5, pool, "
                 "InceptionA, linear 1408→10", input_size=28)
 def course_inception(num_classes: int = 10, in_channels: int = 1) -> CourseInception:
+    check_image(num_classes, in_channels)
     return CourseInception(num_classes, in_channels)
 
 
@@ -111,4 +112,5 @@ def course_inception(num_classes: int = 10, in_channels: int = 1) -> CourseIncep
                 "lecture 11's residual net: conv 1→16 k5, pool, ResidualBlock(16), conv 16→32 k5, pool, "
                 "ResidualBlock(32), linear 512→10", input_size=28)
 def course_resnet(num_classes: int = 10, in_channels: int = 1) -> CourseResNet:
+    check_image(num_classes, in_channels)
     return CourseResNet(num_classes, in_channels)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._registry import check_count, check_flag, register_model
+from ._registry import MAX_LAYERS, MAX_UNITS, check_count, check_flag, register_model
 
 __all__ = ["Generator", "Discriminator", "dcgan_g", "dcgan_d"]
 
@@ -81,9 +81,10 @@ class Discriminator(nn.Module):
                 "DCGAN generator: noise (64) → linear 128×7×7 → ConvT 14×14 → ConvT 28×28, BN + ReLU, tanh",
                 input_size=28, paper={"latent_dim": 100, "width": 64})
 def dcgan_g(latent_dim: int = 64, width: int = 32, channels: int = 1, refine: int = 0, deep: int = 0) -> Generator:
-    for what, value, least in (("latent_dim", latent_dim, 1), ("width", width, 1), ("refine", refine, 0),
-                               ("deep", deep, 0)):
-        check_count(f"model.args.{what} of dcgan_g", value, least)
+    for what, value, least, most in (("latent_dim", latent_dim, 1, MAX_UNITS), ("width", width, 1, MAX_UNITS // 4),
+                                     ("channels", channels, 1, MAX_UNITS), ("refine", refine, 0, MAX_UNITS),
+                                     ("deep", deep, 0, MAX_LAYERS)):
+        check_count(f"model.args.{what} of dcgan_g", value, least, most=most)
     return Generator(latent_dim, width, channels, refine, deep)
 
 
@@ -91,6 +92,7 @@ def dcgan_g(latent_dim: int = 64, width: int = 32, channels: int = 1, refine: in
                 "DCGAN discriminator: conv s2 (32) → conv s2 (64) + BN, LeakyReLU 0.2 → one logit",
                 input_size=28, paper={"width": 64})
 def dcgan_d(in_channels: int = 1, width: int = 32, spectral_norm: bool = False) -> Discriminator:
-    check_count("gan.d_args.width of dcgan_d", width, 1)
+    check_count("gan.d_args.in_channels of dcgan_d", in_channels, 1, most=MAX_UNITS)
+    check_count("gan.d_args.width of dcgan_d", width, 1, most=MAX_UNITS // 2)
     check_flag("gan.d_args.spectral_norm of dcgan_d", spectral_norm)
     return Discriminator(in_channels, width, spectral_norm)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserError
-from ._registry import register_model
+from ._registry import MAX_WIDTH, check_flag, check_fraction, check_image, check_positive, register_model
 
 __all__ = ["BasicConv2d", "Inception", "InceptionAux", "GoogLeNet", "INCEPTIONS", "googlenet"]
 
@@ -175,12 +175,16 @@ class GoogLeNet(nn.Module):
 def googlenet(num_classes: int = 10, in_channels: int = 1, small_input: bool = True, width: float | None = None,
               aux: bool = False, dropout: float = 0.4, branch3_kernel: int = 5,
               input_size: int | None = None) -> GoogLeNet:
+    check_flag("model.args.small_input", small_input)
     smallest = 8 if small_input else 32
-    if input_size is not None and input_size < smallest:
-        raise UserError(f"input_size {input_size} is too small for the {'small-input' if small_input else 'paper'} "
-                        f"GoogLeNet layout (at least {smallest})")
-    if branch3_kernel not in (3, 5):
-        raise UserError(f"branch3_kernel must be 5 (the paper) or 3 (torchvision's layout), got {branch3_kernel}")
+    check_image(num_classes, in_channels, input_size, smallest,
+                f"{'small-input' if small_input else 'paper'} GoogLeNet")
+    if type(branch3_kernel) is not int or branch3_kernel not in (3, 5):
+        raise UserError(f"model.args.branch3_kernel must be 5 (the paper) or 3 (torchvision's layout), "
+                        f"got {branch3_kernel!r}")
     if width is None:
         width = SMALL_WIDTH if small_input else 1.0
+    check_positive("model.args.width", width, MAX_WIDTH)
+    check_flag("model.args.aux", aux)
+    check_fraction("model.args.dropout", dropout)
     return GoogLeNet(num_classes, in_channels, small_input, width, aux, dropout, branch3_kernel)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import UserError
-from ._registry import register_model
+from ._registry import MAX_WIDTH, check_flag, check_image, check_positive, register_model
 
 __all__ = ["BasicBlock", "Bottleneck", "ResNet", "resnet18", "resnet34", "resnet50"]
 
@@ -128,12 +127,12 @@ class ResNet(nn.Module):
 # -- builders --------------------------------------------------------------------------------------
 def _resnet(block, layers: list[int], num_classes: int, in_channels: int, small_input: bool,
             width: float | None, input_size: int | None) -> ResNet:
+    check_flag("model.args.small_input", small_input)
     smallest = 16 if small_input else 32   # at this size the last stage already works on 1×1 maps
-    if input_size is not None and input_size < smallest:
-        raise UserError(f"input_size {input_size} is too small for the {'small-input' if small_input else 'paper'} "
-                        f"ResNet layout (at least {smallest})")
+    check_image(num_classes, in_channels, input_size, smallest, f"{'small-input' if small_input else 'paper'} ResNet")
     if width is None:
         width = SMALL_WIDTH if small_input else 1.0
+    check_positive("model.args.width", width, MAX_WIDTH)
     return ResNet(block, layers, num_classes, in_channels, small_input, width)
 
 

@@ -12,12 +12,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ..errors import UserError
-from ._registry import register_model
+from ._registry import (MAX_LAYERS, MAX_SIZE, MAX_UNITS, check_choice, check_count, check_counts, check_flag,
+                        check_fraction, register_model)
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 POOLS = ("last", "max", "mean", "last+max")
 NGRAM_POOLS = ("max", "max+mean")
+MAX_WIDTH_NGRAM = 64    # longest character n-gram a convolution reads
 
 
 class SequenceClassifier(nn.Module):
@@ -40,17 +41,20 @@ class SequenceClassifier(nn.Module):
                  embed_dropout: float = 0.0, pool: str = "last", char_dropout: float = 0.0,
                  ngram_channels: int = 0, ngram_widths: tuple | list = (2, 3, 4, 5), ngram_pool: str = "max"):
         super().__init__()
-        if cell not in CELLS:
-            raise UserError(f"model.args.cell must be one of {', '.join(CELLS)}; got {cell!r}")
-        if pool not in POOLS:
-            raise UserError(f"model.args.pool must be one of {', '.join(POOLS)}; got {pool!r}")
-        if not 0.0 <= char_dropout < 1.0:
-            raise UserError(f"model.args.char_dropout must be in [0, 1); got {char_dropout!r}")
-        if ngram_pool not in NGRAM_POOLS:
-            raise UserError(f"model.args.ngram_pool must be one of {', '.join(NGRAM_POOLS)}; got {ngram_pool!r}")
-        widths = [int(w) for w in ngram_widths] if ngram_channels else []
-        if any(w < 1 for w in widths):
-            raise UserError(f"model.args.ngram_widths must be positive integers; got {list(ngram_widths)!r}")
+        check_count("model.args.vocab_size", vocab_size, 1, most=MAX_SIZE)
+        check_count("model.args.num_classes", num_classes, 1, most=MAX_SIZE)
+        check_choice("model.args.cell", cell, CELLS)
+        check_count("model.args.embedding_dim", embedding_dim, 1, most=MAX_UNITS)
+        check_count("model.args.hidden_size", hidden_size, 1, most=MAX_UNITS)
+        check_count("model.args.num_layers", num_layers, 1, most=MAX_LAYERS)
+        check_flag("model.args.bidirectional", bidirectional)
+        for what, value in (("dropout", dropout), ("embed_dropout", embed_dropout), ("char_dropout", char_dropout)):
+            check_fraction(f"model.args.{what}", value)
+        check_choice("model.args.pool", pool, POOLS)
+        check_count("model.args.ngram_channels", ngram_channels, 0, "0: no n-gram branch", most=MAX_UNITS)
+        check_counts("model.args.ngram_widths", ngram_widths, 1, MAX_WIDTH_NGRAM, example="[2, 3, 4, 5]")
+        check_choice("model.args.ngram_pool", ngram_pool, NGRAM_POOLS)
+        widths = list(ngram_widths) if ngram_channels else []
         self.cell, self.pool, self.num_layers, self.char_dropout = cell, pool, num_layers, char_dropout
         self.ngram_pool = ngram_pool
         self.directions = 2 if bidirectional else 1
@@ -114,6 +118,7 @@ class SequenceClassifier(nn.Module):
 def course_rnn(vocab_size: int = 60, num_classes: int = 18, hidden_size: int = 100, num_layers: int = 2,
                bidirectional: bool = True) -> nn.Module:
     # The course embeds characters into hidden_size dimensions (nn.Embedding(N_CHARS, HIDDEN_SIZE)).
+    check_count("model.args.hidden_size", hidden_size, 1, most=MAX_UNITS)
     return SequenceClassifier(vocab_size, num_classes, cell="gru", embedding_dim=hidden_size,
                               hidden_size=hidden_size, num_layers=num_layers, bidirectional=bidirectional)
 

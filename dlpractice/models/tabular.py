@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import UserError
-from ._registry import register_model
+from ._registry import MAX_SIZE, MAX_UNITS, check_count, check_counts, check_flag, check_fraction, register_model
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU,
                "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "silu": nn.SiLU}
@@ -18,20 +18,26 @@ ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": 
 @register_model("linear", "regression", "tabular",
                 "linear regression y = x·wᵀ + b, nn.Linear(in_features, out_features) (lecture 5)")
 def linear(in_features: int = 8, out_features: int = 1) -> nn.Module:
+    check_count("model.args.in_features", in_features, 1, most=MAX_SIZE)
+    check_count("model.args.out_features", out_features, 1, most=MAX_SIZE)
     return nn.Linear(in_features, out_features)
 
 
 @register_model("logistic", "binary", "tabular",
                 "logistic regression: nn.Linear(in_features, 1) → one logit, BCE-with-logits (lecture 6)")
 def logistic(in_features: int = 8) -> nn.Module:
+    check_count("model.args.in_features", in_features, 1, most=MAX_SIZE)
     return nn.Linear(in_features, 1)
 
 
 def _mlp(in_features: int, out: int, hidden, activation: str, dropout: float, batch_norm: bool) -> nn.Sequential:
-    if activation not in ACTIVATIONS:
-        raise UserError(f"unknown activation '{activation}' in model.args; known: {', '.join(sorted(ACTIVATIONS))}")
-    if not 0.0 <= dropout < 1.0:
-        raise UserError(f"model.args.dropout must be in [0, 1), got {dropout}")
+    check_count("model.args.in_features", in_features, 1, most=MAX_SIZE)
+    check_count("model.args.num_classes", out, 1, most=MAX_SIZE)
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise UserError(f"unknown activation {activation!r} in model.args; known: {', '.join(sorted(ACTIVATIONS))}")
+    check_counts("model.args.hidden", hidden, 1, MAX_UNITS)
+    check_fraction("model.args.dropout", dropout)
+    check_flag("model.args.batch_norm", batch_norm)
     layers: list[nn.Module] = []
     width = in_features
     for h in hidden:

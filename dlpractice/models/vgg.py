@@ -26,8 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import UserError
-from ._registry import register_model
+from ._registry import (MAX_UNITS, MAX_WIDTH, check_count, check_flag, check_fraction, check_image, check_positive,
+                        register_model)
 
 __all__ = ["VGG", "CONFIGS", "make_layers", "vgg11", "vgg13", "vgg16", "vgg19",
            "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
@@ -106,12 +106,15 @@ class VGG(nn.Module):
 # -- builder ---------------------------------------------------------------------------------------
 def _vgg(config: str, batch_norm: bool, num_classes: int, in_channels: int, small_input: bool,
          width: float | None, hidden: int | None, dropout: float, input_size: int | None) -> VGG:
+    check_flag("model.args.small_input", small_input)
     smallest = 17 if small_input else 32   # five pools: ceil-mode halvings reach 1×1 from 17, floor from 32
-    if input_size is not None and input_size < smallest:
-        raise UserError(f"input_size {input_size} is too small for the {'small-input' if small_input else 'paper'} "
-                        f"VGG layout (at least {smallest})")
+    check_image(num_classes, in_channels, input_size, smallest, f"{'small-input' if small_input else 'paper'} VGG")
     if width is None:
         width = SMALL_WIDTH if small_input else 1.0
+    check_positive("model.args.width", width, MAX_WIDTH)
+    if hidden is not None:
+        check_count("model.args.hidden", hidden, 0, "units of each of the two hidden layers; 0: none", most=MAX_UNITS)
+    check_fraction("model.args.dropout", dropout)
     cfg = CONFIGS[config]
     features = make_layers(cfg, batch_norm, in_channels, width, ceil_pools=small_input)
     out_channels = _scaled(int(cfg[-2]), width)

@@ -9,6 +9,7 @@ from ..config import from_dict
 from ..errors import UserError
 from ..inputs import prepare
 from ..models import build_model
+from .checkpoint import load_weights
 from .evaluate import evaluate
 from .folder import Run
 from .tasks import TASKS
@@ -27,7 +28,8 @@ class Predictor:
             raise UserError(f"{folder} is a GAN run: it generates images rather than predicting; "
                             f"use `dlp sample {folder} -n 64` (its score is in summary.json and report.html)")
         self.model = build_model(ck["model_name"], ck["model_args"])
-        self.model.load_state_dict(ck["model"])
+        # other shapes, or NaN weights of a diverged run: one line, rather than "nan" probabilities
+        load_weights(self.model, ck["model"], self.run.folder / "checkpoints" / f"{which}.pt")
         self.model.eval()
 
     def split(self, split: str = "test", what: str = "this run"):

@@ -10,9 +10,16 @@
 - sequence runs: a JSON list of strings (or `{"texts": [...]}`).
 Inputs are prepared by the very converters `dlp predict` uses, so both give the same answer.
 
-Bad input is a 4xx with `{"error": "..."}`, never a 5xx: 400 unreadable JSON or form, 413 a body over
-`max_bytes` or an image over `max_pixels`, 415 a body of the wrong kind for this run, 422 a well-formed
-request the model cannot take (a truncated PNG, an empty name, a missing column, ...).
+Every error is JSON `{"error": "..."}` naming the problem (FastAPI's own `{"detail": ...}` answers too:
+an unknown path, a wrong method, a bad query parameter). Bad input is a 4xx, never a 5xx: 400 unreadable
+JSON or form, 404 no such path, 405 a wrong method, 413 a request over one of the `Limits` (the body's
+bytes, an image's or all images' pixels, a string's or all strings' characters after Unicode normalisation,
+the number of items), 415 a body of the wrong kind for this run, 422 a well-formed request the model
+cannot take (a truncated PNG, an empty name, a missing column, `?top=0`, ...). A request whose decoding
+and preparing takes longer than `Limits.max_seconds` is a 503 (with Retry-After): the budget depends on
+the load as well as on the request, so a smaller request, or the same one later, may pass. /openapi.json
+documents each of these statuses, and its request schema says what /predict takes (1 … max_items items,
+strings of 1 … max_chars characters, the columns a row needs).
 
 Concurrent requests share forward passes (`MicroBatcher`): while the model computes one batch, the
 requests that arrive queue up and go together into the next one, so a lone request waits for nothing
@@ -31,8 +38,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import UserError
 from ..inputs import INPUT_KINDS
@@ -139,8 +147,36 @@ class AsciiJSON(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return AsciiJSON({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return AsciiJSON({"error": message}, status_code=status, headers=headers)
+
+
+ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+PREDICT_ERRORS = {
+    400: "the body is not valid JSON, or not a readable multipart form",
+    413: "over a limit of GET /model's `limits`: body bytes, items, an image's or all images' pixels, a "
+         "string's or all strings' characters (after Unicode normalisation)",
+    415: "a body of the wrong kind for this run (e.g. an image sent to a names run)",
+    422: "a well-formed request the model cannot take (a damaged image, an empty name, a missing column, "
+         "a bad query parameter such as top=0)",
+    503: "decoding and preparing the request took over `max_seconds`: send fewer or smaller inputs, or retry",
+}
+
+
+def _responses(errors: dict[int, str]) -> dict:
+    return {status: {"description": text, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+            for status, text in errors.items()}
+
+
+def _validation_message(e: RequestValidationError) -> str:
+    """FastAPI's validation errors as one line: where, what is wrong, what was sent."""
+    parts = []
+    for err in e.errors()[:5]:
+        loc = [str(x) for x in err.get("loc", ())]
+        where = f"{loc[0]} parameter {'.'.join(loc[1:])}" if len(loc) > 1 else ".".join(loc) or "the request"
+        got = f" (got {str(err['input'])[:40]!r})" if "input" in err and err["input"] is not None else ""
+        parts.append(f"{where}: {err.get('msg', 'invalid')}{got}")
+    return "; ".join(parts) or "invalid request"
 
 
 def _first_bad(t: torch.Tensor) -> int:
@@ -153,16 +189,28 @@ async def _payload(request: Request, limits: Limits) -> Payload:
     if ctype == "multipart/form-data":
         form = await request.form(max_files=limits.max_items, max_fields=limits.max_items)
         files = [(v.filename or k, await v.read()) for k, v in form.multi_items() if not isinstance(v, str)]
-        return Payload(ctype, files=files)
+        return Payload(ctype, files=files, seconds=limits.max_seconds)
     body = await request.body()
     if ctype.startswith("image/") or ctype == "application/octet-stream":
-        return Payload(ctype, files=[("image", body)])
+        return Payload(ctype, files=[("image", body)], seconds=limits.max_seconds)
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
-            return Payload(ctype, data=json.loads(body), is_json=True)
+            return Payload(ctype, data=json.loads(body), is_json=True, seconds=limits.max_seconds)
         except (ValueError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
             raise HTTPError(400, f"the body is not valid JSON ({type(e).__name__}: {str(e)[:80]})") from None
-    return Payload(ctype)
+    return Payload(ctype, seconds=limits.max_seconds)
+
+
+async def _prepare(reader, meta: dict, payload: Payload, limits: Limits):
+    """The run's HTTP reader on a worker thread (decoding off the event loop), answered within
+    `max_seconds`: the readers stop themselves past the budget between items (`Payload.check_time`), and
+    one slow item (a single huge table) still gets its 503 on time while its thread finishes."""
+    fut = asyncio.get_running_loop().run_in_executor(None, reader, meta, payload, limits)
+    try:
+        return await asyncio.wait_for(fut, timeout=limits.max_seconds)
+    except asyncio.TimeoutError:
+        raise HTTPError(503, f"preparing the request took over {limits.max_seconds:g} s: send fewer or smaller "
+                             "inputs per request") from None
 
 
 def model_info(pred, limits: Limits) -> dict:
@@ -204,7 +252,28 @@ def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAP
 
     @app.exception_handler(HTTPError)
     async def _http_error(request, e: HTTPError):
-        return _error(e.status, e.message)
+        return _error(e.status, e.message, {"Retry-After": "1"} if e.status == 503 else None)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _starlette_error(request, e: StarletteHTTPException):
+        if e.status_code == 404:
+            message = (f"no such path: {request.url.path}; this server answers POST /predict, GET /model, "
+                       "GET /health, GET /openapi.json and the page at /")
+        elif e.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+            allow = (e.headers or {}).get("Allow")
+            message += f"; use {allow}" if allow else ""
+        else:
+            message = str(e.detail)
+        return _error(e.status_code, message, e.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request, e: RequestValidationError):
+        return _error(422, _validation_message(e))
+
+    @app.exception_handler(Exception)
+    async def _server_error(request, e: Exception):  # a bug, not bad input: still an answer in the one shape
+        return _error(500, f"internal error ({type(e).__name__}); the server log has the traceback")
 
     @app.exception_handler(UserError)
     async def _user_error(request, e: UserError):
@@ -223,13 +292,14 @@ def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAP
     async def model_endpoint() -> dict:
         return info
 
-    body_doc = {"requestBody": {"required": True, "description": kind.how, "content": kind.body}}
+    content = kind.body(pred.meta, limits) if callable(kind.body) else kind.body
+    body_doc = {"requestBody": {"required": True, "description": kind.how, "content": content}}
 
-    @app.post("/predict", openapi_extra=body_doc)
+    @app.post("/predict", openapi_extra=body_doc, responses=_responses(PREDICT_ERRORS))
     async def predict(request: Request, top: int = Query(3, ge=1, le=1000,
                                                            description="classes per input")) -> list[dict]:
         payload = await _payload(request, limits)
-        x, labels = await run_in_threadpool(reader, pred.meta, payload, limits)  # decoding off the event loop
+        x, labels = await _prepare(reader, pred.meta, payload, limits)
         if x.is_floating_point() and not torch.isfinite(x).all():
             raise HTTPError(422, f"input {_first_bad(x) + 1} overflows float32 (a value beyond ±3.4e38)")
         out = await batcher(x)

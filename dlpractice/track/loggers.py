@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 from ..registry import Registry
@@ -25,26 +26,65 @@ class CsvLogger(Logger):
         self.path, self.timing = folder / "metrics.csv", folder / "timing.csv"
         for p in (self.path, self.timing):  # a resume drops rows of epochs it will redo
             if p.exists():
-                rows = list(csv.reader(p.open()))
-                keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) < first_epoch] if rows else []
-                with p.open("w", newline="") as f:
-                    csv.writer(f).writerows(keep)
+                _rewrite(p, _kept_rows(p, first_epoch))
 
     def epoch(self, epoch, metrics, lr, seconds):
         names = sorted({k for m in metrics.values() for k in m})
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        with self.path.open("a", newline="") as f:
+        rows = [[epoch, split, repr(lr), *(repr(float(m[k])) if k in m else "" for k in names)]
+                for split, m in metrics.items()]
+        _append(self.path, ["epoch", "split", "lr", *names], rows)
+        _append(self.timing, ["epoch", "seconds"], [[epoch, f"{seconds:.3f}"]])
+
+
+def _kept_rows(p: Path, first_epoch: int) -> list[list[str]]:
+    """The header and the complete rows of epochs before `first_epoch` (a row a kill cut short is dropped)."""
+    with p.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return []
+    keep = [rows[0]]
+    for r in rows[1:]:
+        try:
+            if len(r) == len(rows[0]) and int(r[0]) < first_epoch:
+                keep.append(r)
+        except ValueError:
+            pass
+    return keep
+
+
+def _rewrite(p: Path, rows: list[list[str]]) -> None:
+    """Replace `p` atomically (temp file, fsync, rename): a kill at any moment leaves the old or the new file."""
+    from ..runs.folder import crash_point, disk_error
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+        crash_point("csv-rewrite")
+        os.replace(tmp, p)
+    except OSError as e:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise disk_error(e, p, "it was left as it was; free space or fix the folder, then resume the run") from None
+
+
+def _append(p: Path, header: list[str], rows: list[list]) -> None:
+    from ..runs.folder import disk_error
+    try:
+        new = not p.exists() or p.stat().st_size == 0
+        with p.open("a", newline="") as f:
             w = csv.writer(f)
             if new:
-                w.writerow(["epoch", "split", "lr", *names])
-            for split, m in metrics.items():
-                w.writerow([epoch, split, repr(lr), *(repr(float(m[k])) if k in m else "" for k in names)])
-        new = not self.timing.exists() or self.timing.stat().st_size == 0
-        with self.timing.open("a", newline="") as f:
-            w = csv.writer(f)
-            if new:
-                w.writerow(["epoch", "seconds"])
-            w.writerow([epoch, f"{seconds:.3f}"])
+                w.writerow(header)
+            w.writerows(rows)
+    except OSError as e:
+        again = (f"`dlp train --resume {p.parent}`" if (p.parent / "checkpoints" / "last.pt").is_file()
+                 else "the same command again")
+        raise disk_error(e, p, "the run stopped and its checkpoints are untouched; free space or fix the folder, "
+                         f"then {again}") from None
 
 
 class ConsoleLogger(Logger):

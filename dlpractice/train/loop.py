@@ -11,13 +11,22 @@ from ..registry import Registry
 from ..runs.evaluate import evaluate  # noqa: F401  (part of this module's API)
 from ..runs.folder import Run
 from ..runs.tasks import TASKS
-from .adversarial import GanTrainer
-from .skeleton import TrainingInterrupted, continue_run, last_checkpoint, seed_everything, start_run  # noqa: F401
+from .skeleton import (TrainingInterrupted, continue_run, finished_run, last_checkpoint,  # noqa: F401
+                       seed_everything, start_run)
 from .supervised import Trainer
 
 LOOPS: Registry[type] = Registry("training loop")
 LOOPS.add("supervised", Trainer)
-LOOPS.add("adversarial", GanTrainer)   # two players, two optimizers: the GAN's own steps
+
+
+def _gan_trainer(*args, **kwargs):
+    """The GAN's loop, imported when a GAN run asks for it (it brings in matplotlib for its sample grids,
+    seconds that a supervised run — or a resume killed early — should not pay)."""
+    from .adversarial import GanTrainer
+    return GanTrainer(*args, **kwargs)
+
+
+LOOPS.add("adversarial", _gan_trainer)   # two players, two optimizers: the GAN's own steps
 
 
 def loop_of(cfg: RunConfig) -> type:
@@ -31,6 +40,10 @@ def train(cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
 
 
 def resume(folder: str | Path, loggers=None) -> Run:
-    """Continue a run from its `last` checkpoint: only the remaining epochs and steps are trained."""
+    """Continue a run from its `last` checkpoint: only the remaining epochs and steps are trained. A run
+    that has finished is returned as it is (said on stdout), nothing in its folder touched."""
+    done = finished_run(folder)
+    if done is not None:
+        return done
     ck, cfg = last_checkpoint(folder)
     return continue_run(loop_of(cfg), folder, ck, cfg, loggers)

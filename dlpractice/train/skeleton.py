@@ -8,6 +8,7 @@ optimizer step, its additive sums), `train_metrics()`, `epoch_metrics(train_metr
 """
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sys
@@ -21,8 +22,8 @@ from tqdm import tqdm
 from ..config import RunConfig, from_dict
 from ..data.loader import AUGMENTS, TensorLoader
 from ..errors import UserError
-from ..runs.checkpoint import load_checkpoint, rng_state, set_rng_state
-from ..runs.folder import Run, make_run_dir, plan_run_dir, write_json
+from ..runs.checkpoint import RESUME_KEYS, load_checkpoint, rng_state, set_rng_state
+from ..runs.folder import Run, crash_point, make_run_dir, plan_run_dir, remove_stale_temps, write_json
 from ..runs.tasks import add_sums
 from ..track.loggers import LOGGERS
 from .device import choose_device
@@ -108,9 +109,14 @@ class EpochLoop:
     Subclasses set `cfg`, `folder`, `meta`, `loader`, `loggers` and call `start_progress(self)`."""
 
     def use_machine(self, cfg: RunConfig) -> None:
-        """Threads and device, before anything is built."""
+        """Threads and device, before anything is built. A run resumed on a machine with fewer cores than it
+        was started on uses at most 4 × this machine's cores (a new run is refused more: `start_run`)."""
         if cfg.train.threads:
-            torch.set_num_threads(cfg.train.threads)
+            threads = min(cfg.train.threads, machine_threads())
+            if threads < cfg.train.threads:
+                print(f"train.threads = {cfg.train.threads} is more than this machine's {machine_threads()} "
+                      f"(4 × {os.cpu_count()} cores): using {threads}", file=sys.stderr, flush=True)
+            torch.set_num_threads(threads)
         self.device = choose_device(cfg.train.device, cfg.train.deterministic)
 
     def patience(self) -> int:
@@ -131,6 +137,7 @@ class EpochLoop:
             self.batch += 1
             self.step += 1
             self.steps_this_process += 1
+            crash_point("step")
             every = self.cfg.train.checkpoint_every
             if stop.set or (every and self.step % every == 0 and self.batch < total):
                 self.save("last")
@@ -143,11 +150,14 @@ class EpochLoop:
         cfg, t0 = self.cfg, time.perf_counter()
         examples, train_seconds = 0, 0.0
         info = self.info()
+        remove_stale_temps(self.folder)  # what a killed process was writing
         write_json(self.folder / "data.json", self.meta)  # what predict/serve need to prepare inputs
         for lg in self.loggers:
             lg.start(self.folder, info, self.epoch)
         with StopFlag() as stop:
-            while self.epoch <= cfg.train.epochs:
+            patience = self.patience()
+            # an early-stopped run resumed before its summary was written: nothing more to train
+            while self.epoch <= cfg.train.epochs and not (patience and self.since_best >= patience):
                 e0, b0 = time.perf_counter(), self.batch
                 train_m = self.run_epoch(stop)
                 seconds = time.perf_counter() - e0
@@ -162,6 +172,7 @@ class EpochLoop:
                 lr = self.lr()
                 for lg in self.loggers:
                     lg.epoch(self.epoch, metrics, lr, seconds)
+                crash_point("epoch-logged")
                 self.after_epoch()
                 finished_epoch = self.epoch
                 self.epoch, self.batch, self.train_sums = self.epoch + 1, 0, {}
@@ -176,24 +187,58 @@ class EpochLoop:
         return self.finish(time.perf_counter() - t0, examples, train_seconds)
 
 
+def machine_threads() -> int:
+    """The most CPU threads a run may ask for: 4 × this machine's cores."""
+    return 4 * (os.cpu_count() or 1)
+
+
 def start_run(loop: type, cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
     """Train `cfg` with `loop` into a new run folder: data, model and optimizer are checked before any write."""
+    if cfg.train.threads > machine_threads():
+        raise UserError(f"setting 'train.threads' must be ≤ {machine_threads()} (4 × this machine's "
+                        f"{os.cpu_count()} cores; 0: torch's default); got {cfg.train.threads}")
     folder = plan_run_dir(cfg, out)
     trainer = loop(cfg, folder, loggers=loggers)
     make_run_dir(folder, cfg)
     return trainer.fit()
 
 
+def finished_run(folder: str | Path) -> Run | None:
+    """The run at `folder` if it has finished (its summary.json is written), said on stdout; else None."""
+    folder = Path(folder)
+    if not ((folder / "summary.json").is_file() and (folder / "config.toml").is_file()):
+        return None
+    run = Run(folder)
+    try:
+        epochs = f"after {int(run.summary['epochs'])} epochs "
+    except (ValueError, KeyError, TypeError):
+        epochs = ""
+    print(f"{folder} already finished {epochs}(summary.json is written); nothing to resume, nothing changed",
+          flush=True)
+    return run
+
+
 def last_checkpoint(folder: str | Path) -> tuple[dict, RunConfig]:
-    """A run folder's `last` checkpoint and the config it was trained with (said when nothing is left)."""
+    """A run folder's `last` checkpoint (`best` when only that one was written) and the config it was
+    trained with; when there is none, what to do instead."""
     folder = Path(folder)
     ck_path = folder / "checkpoints" / "last.pt"
-    if not ck_path.exists():
-        raise UserError(f"{folder} has no checkpoints/last.pt to resume from; is it a run folder?")
-    ck = load_checkpoint(ck_path)
+    if not ck_path.exists() and not ck_path.is_symlink():
+        best = folder / "checkpoints" / "best.pt"
+        if best.is_file() or best.is_symlink():
+            print(f"{folder} has no checkpoints/last.pt; continuing from best.pt", flush=True)
+            ck_path = best
+        elif not folder.is_dir():
+            raise UserError(f"{folder} has no checkpoints/last.pt to resume from: there is no such folder")
+        elif not (folder / "config.toml").is_file():
+            raise UserError(f"{folder} has no checkpoints/last.pt to resume from: it is not a run folder "
+                            "(no config.toml); `dlp runs` lists the runs")
+        else:
+            raise UserError(f"{folder} has no checkpoints/last.pt to resume from: the run stopped before its "
+                            f"first checkpoint, so nothing is lost by starting it again with the same command "
+                            f"(`dlp train ... --out {folder}`; its settings are in {folder / 'config.toml'})")
+    ck = load_checkpoint(ck_path, RESUME_KEYS)
     cfg = from_dict(ck["config"])
-    if ck["epoch"] > cfg.train.epochs:
-        print(f"{folder} already finished all {cfg.train.epochs} epochs; nothing to resume", flush=True)
     return ck, cfg
 
 

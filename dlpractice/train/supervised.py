@@ -7,14 +7,13 @@ import torch
 
 from ..config import RunConfig
 from ..data import load_dataset
+from ..data.registry import input_trouble
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
-from ..runs.checkpoint import load_checkpoint, save_checkpoint
+from ..runs.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from ..runs.evaluate import autocast, evaluate, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
-from ..track.plots import plot_curves
-from ..track.report import report_at_end
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from .skeleton import EpochLoop, build_loggers, progress_state, restore_progress, seed_everything, start_progress, \
@@ -66,12 +65,19 @@ class Trainer(EpochLoop):
                 "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric}
 
     def _restore(self, ck: dict) -> None:
-        self.model.load_state_dict(ck.get("trained", ck["model"]))
+        path = self.folder / "checkpoints" / "last.pt"
+        path = path if path.exists() else path.with_name("best.pt")  # what `last_checkpoint` read
+        load_weights(self.model, ck.get("trained", ck["model"]), path)
         if self.averaged is not None:
-            self.averaged.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["optimizer"])
-        self.sched.load_state_dict(ck["scheduler"])
-        restore_progress(self, ck)
+            load_weights(self.averaged, ck["model"], path)
+        try:
+            self.opt.load_state_dict(ck["optimizer"])
+            self.sched.load_state_dict(ck["scheduler"])
+            restore_progress(self, ck)
+        except (ValueError, RuntimeError, KeyError, TypeError, IndexError) as e:
+            raise UserError(f"checkpoint {path} cannot be resumed: its optimizer, schedule or progress does "
+                            f"not fit this run ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                            "train the run again") from None
 
     def save(self, name: str, val_metric: float | None = None) -> None:
         save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", self._payload(val_metric))
@@ -103,9 +109,13 @@ class Trainer(EpochLoop):
     def step_sums(self, xb, yb) -> dict:
         xb, yb = to_device(xb, yb, self.device, self.cfg)
         out, loss = self.train_step(xb, yb)
-        if not torch.isfinite(loss):
-            raise UserError(f"loss became {float(loss)} at epoch {self.epoch} step {self.step + 1}: "
-                            f"lower optim.lr (now {self.cfg.optim.lr})")
+        if not torch.isfinite(loss):  # one line with the likely cause (.item(): no autograd warning)
+            o = self.cfg.optim
+            why = input_trouble(xb, self.data.splits["train"].x, self.data.meta.get("features"))
+            if why is None and o.weight_decay >= 1:
+                why = f"optim.weight_decay = {o.weight_decay:g} is huge (typical: 1e-4 to 1e-2); lower it"
+            raise UserError(f"loss became {loss.item()} at epoch {self.epoch} step {self.step + 1}: "
+                            f"{why or f'the steps are too large: lower optim.lr (now {o.lr:g})'}")
         return batch_sums(self.task, out, yb, loss)
 
     def train_metrics(self) -> dict:
@@ -137,8 +147,8 @@ class Trainer(EpochLoop):
 
     def finish(self, wall: float, examples: int, train_seconds: float) -> Run:
         """Reload the best checkpoint, compute its test metrics, write summary.json and curves.png."""
-        best = load_checkpoint(self.folder / "checkpoints" / "best.pt")
-        self.eval_model.load_state_dict(best["model"])
+        best_path = self.folder / "checkpoints" / "best.pt"
+        load_weights(self.eval_model, load_checkpoint(best_path)["model"], best_path)
         test = self.data.splits["test"]
         metrics = evaluate(self.eval_model, self.task, test.x, test.y, self.cfg, self.device)
         primary = self.task.primary
@@ -154,6 +164,8 @@ class Trainer(EpochLoop):
         if self.task.primary == "accuracy":
             summary["test_accuracy"] = metrics["accuracy"]
         write_json(self.folder / "summary.json", summary)
+        from ..track.plots import plot_curves  # matplotlib: only once a run finishes
+        from ..track.report import report_at_end
         plot_curves(self.folder, f"{self.spec.name} on {self.data.name}", self.best_epoch)
         report_at_end(self.folder)  # report.html: curves, final metrics, overfitting note
         for lg in self.loggers:

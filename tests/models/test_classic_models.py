@@ -21,6 +21,10 @@ PUBLISHED = {"alexnet": 61_100_840, "vgg11": 132_863_336, "vgg16": 138_357_544, 
 FAMILIES = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
             "googlenet", "resnet18", "resnet34", "resnet50"]
 SMALL = FAMILIES + ["course_inception", "course_resnet"]
+# The same checkpoint evaluated twice (other batch sizes, so other CPU kernels and summation orders) may
+# flip an image whose two best scores nearly tie: allow a few of the 10,000 test images (1 epoch: there is
+# only one checkpoint, so this says "the same model", not "a close model").
+SAME_MODEL = 2e-3
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
@@ -129,7 +133,7 @@ def test_lecture11_quick(tmp_path):
         assert (folder / v / "filters.png").stat().st_size > 5_000
         assert (folder / v / "confusion.png").stat().st_size > 10_000
         per_class = json.loads((folder / v / "per_class.json").read_text())
-        assert per_class["accuracy"] == pytest.approx(result[f"{v}.accuracy"], abs=1e-4)   # same checkpoint
+        assert per_class["accuracy"] == pytest.approx(result[f"{v}.accuracy"], abs=SAME_MODEL)
         assert len(per_class["per_class"]) == 10
     assert (folder / "comparison.png").exists()
 
@@ -147,7 +151,7 @@ def test_fashion_best_quick(tmp_path):
     assert result["test_accuracy"] >= 0.6                                  # chance: 0.1
     pred = Predictor(folder)
     assert isinstance(pred.model, FlipAverage)
-    assert pred.evaluate("test")["accuracy"] == pytest.approx(result["test_accuracy"], abs=1e-4)
+    assert pred.evaluate("test")["accuracy"] == pytest.approx(result["test_accuracy"], abs=SAME_MODEL)
     assert (folder / "misclassified.png").is_file() and (folder / "per_class.json").is_file()
 
 

@@ -178,3 +178,167 @@ def test_rng_state_carries_the_gpus_generators_when_cuda_is_in_use(tmp_path, mon
     save_checkpoint(tmp_path / "c.pt", {"model": {}, "rng": rng_state()})
     set_rng_state(load_checkpoint(tmp_path / "c.pt")["rng"])     # weights_only load: tensors in a list pass
     assert len(restored) == 1 and torch.equal(restored[0][0], gpu[0])
+
+
+# -- the digest, and each way a checkpoint can be bad: one UserError naming the file and what to do ---------
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A finished one-epoch run of the MLP on digits (a second or two), trained in this process."""
+    from dlpractice.config import DataConfig, load_config
+    from dlpractice.data import load_dataset
+    from dlpractice.train.loop import train
+    require_data(lambda: load_dataset(DataConfig(dataset="digits")))
+    cfg = load_config(overrides=["data.dataset=digits", "model.name=mlp", "train.epochs=1", "train.threads=1",
+                                 "log.progress=false"])
+    return train(cfg, out=tmp_path_factory.mktemp("digits") / "run").folder
+
+
+def _copy_run(src: Path, dst: Path) -> Path:
+    import shutil
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _one_line(e: pytest.ExceptionInfo, *words) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg, msg
+    for w in words:
+        assert w in msg, msg
+    return msg
+
+
+def test_checkpoint_carries_a_digest_and_a_changed_byte_is_caught(tmp_path):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"model": {"w": torch.arange(1000.0)}, "epoch": 2})
+    data = bytearray(path.read_bytes())
+    assert data.startswith(b"dlpractice-checkpoint sha256=")
+    assert load_checkpoint(path)["epoch"] == 2
+    for where in (len(data) // 2, len(data) - 30, 100):   # a tensor byte, the zip directory, the pickle
+        bad = bytearray(data)
+        bad[where] ^= 0x01
+        p = tmp_path / f"flip{where}.pt"
+        p.write_bytes(bytes(bad))
+        with pytest.raises(UserError) as e:
+            load_checkpoint(p)
+        _one_line(e, str(p), "damaged", "digest")
+
+
+def test_empty_truncated_and_symlinked_checkpoints_in_a_run_folder(digits_run, tmp_path):
+    run = _copy_run(digits_run, tmp_path / "run")
+    last, best = run / "checkpoints" / "last.pt", run / "checkpoints" / "best.pt"
+    good = last.read_bytes()
+    last.write_bytes(b"")
+    with pytest.raises(UserError) as e:
+        load_checkpoint(last)
+    _one_line(e, str(last), "empty (0 bytes)", f"dlp train --resume {run}", "best.pt")
+    last.write_bytes(good[:len(good) - 1000])
+    with pytest.raises(UserError) as e:
+        load_checkpoint(last)
+    _one_line(e, str(last), "damaged")
+    best.unlink()
+    best.symlink_to(tmp_path / "elsewhere.pt")
+    (tmp_path / "elsewhere.pt").write_bytes(good)
+    with pytest.raises(UserError) as e:
+        load_checkpoint(best)
+    _one_line(e, str(best), "symbolic link")
+    from dlpractice.runs.predictor import Predictor
+    with pytest.raises(UserError, match="symbolic link"):
+        Predictor(run)                                  # through the run folder, too
+
+
+def test_a_checkpoint_lacking_keys_or_of_other_shapes_is_one_line(digits_run, tmp_path):
+    from dlpractice.cli import main
+    from dlpractice.runs.predictor import Predictor
+    run = _copy_run(digits_run, tmp_path / "run")
+    best = run / "checkpoints" / "best.pt"
+    ck = load_checkpoint(best)
+    save_checkpoint(best, {k: v for k, v in ck.items() if k not in ("model_args", "config")})
+    with pytest.raises(UserError) as e:
+        Predictor(run)
+    _one_line(e, str(best), "lacks model_args, config", "--checkpoint last")
+    bigger = dict(ck)
+    bigger["model"] = {k: torch.zeros(*(s + 1 for s in v.shape)) for k, v in ck["model"].items()}
+    save_checkpoint(best, bigger)
+    with pytest.raises(UserError) as e:
+        Predictor(run)
+    _one_line(e, str(best), "does not fit", "size mismatch")
+    with pytest.raises(UserError, match="does not fit"):
+        load_run_model(run)
+    # resuming from a last.pt that lacks what a resume needs says so, too (through the CLI: exit 2)
+    last = run / "checkpoints" / "last.pt"
+    (run / "summary.json").unlink()
+    save_checkpoint(last, {k: v for k, v in load_checkpoint(last).items() if k != "optimizer"})
+    assert main(["train", "--resume", str(run)]) == 2
+
+
+def load_run_model(run):
+    from dlpractice.runs.folder import load_run
+    return load_run(run).model()
+
+
+def test_nan_weights_are_refused_at_predict_time(digits_run, tmp_path):
+    from dlpractice.runs.predictor import Predictor
+    run = _copy_run(digits_run, tmp_path / "run")
+    best = run / "checkpoints" / "best.pt"
+    ck = load_checkpoint(best)
+    ck["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in ck["model"].items()}
+    save_checkpoint(best, ck)
+    with pytest.raises(UserError) as e:
+        Predictor(run)
+    _one_line(e, str(best), "not finite", "optim.lr")
+
+
+def test_an_old_checkpoint_without_a_digest_loads_with_a_warning(tmp_path, capsys):
+    old = tmp_path / "old.pt"
+    torch.save({"format": 1, "model": {"w": torch.ones(3)}, "epoch": 4}, old)   # what dlpractice wrote before
+    assert load_checkpoint(old)["epoch"] == 4
+    assert "has no digest" in capsys.readouterr().err
+
+
+def test_a_failed_checkpoint_write_keeps_the_earlier_one(tmp_path, monkeypatch):
+    """A full disk (ENOSPC) or a read-only folder while writing: one line, the earlier file untouched,
+    no temp file left behind."""
+    import builtins
+    import errno
+    from dlpractice.runs import checkpoint as ckmod
+    run = tmp_path / "run"
+    path = run / "checkpoints" / "last.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(3)}, "epoch": 1})
+    before = path.read_bytes()
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, b):
+            self.f.write(bytes(b)[:10])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.f.close()
+
+    monkeypatch.setattr(ckmod, "open", lambda *a, **k: Full(builtins.open(*a, **k)), raising=False)
+    with pytest.raises(UserError) as e:
+        save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "epoch": 2})
+    _one_line(e, str(path), "the disk is full", "untouched", f"dlp train --resume {run}")
+    monkeypatch.undo()
+    assert path.read_bytes() == before and load_checkpoint(path)["epoch"] == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.pt"]
+    if os.geteuid() != 0:                               # root writes into a read-only folder anyway
+        path.parent.chmod(0o555)
+        try:
+            with pytest.raises(UserError) as e:
+                save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "epoch": 2})
+            _one_line(e, str(path), "read-only")
+        finally:
+            path.parent.chmod(0o755)
+        assert path.read_bytes() == before
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    with pytest.raises(UserError) as e:                 # a missing parent that cannot be made
+        save_checkpoint(blocked / "checkpoints" / "last.pt", {"model": {}})
+    _one_line(e, "cannot write", "a file, not a folder")

@@ -13,6 +13,20 @@ from conftest import ARTIFACTS
 from test_serve_http import dlp_predict, served, tiny_run
 
 CHROMIUM = "/usr/bin/chromium"
+WAIT_MS = 120_000   # any one wait of the page (load, answer): generous for a machine whose cores are busy
+TOL = 1e-5          # probabilities of the same image by two forward passes (other batch, other kernel path)
+
+
+def assert_same_answer(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
+    """`got` is the start of `want` (all of it, or a top-k of it): the k-th probability and each class's
+    probability within TOL, best first. Classes within TOL of each other may come in either order: a
+    near-tie that another kernel's rounding breaks the other way is no disagreement."""
+    assert 0 < len(got) <= len(want)
+    assert [p for _, p in got] == pytest.approx([p for _, p in want[:len(got)]], abs=TOL)
+    wanted = dict(want)
+    for c, p in got:
+        assert c in wanted and abs(p - wanted[c]) <= TOL, (c, p, want)
+    assert all(a >= b - TOL for (_, a), (_, b) in zip(got, got[1:])), got   # best first
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +46,7 @@ def browser():
 
 def _open(browser, url):
     page = browser.new_page(viewport={"width": 1000, "height": 720})
+    page.set_default_timeout(WAIT_MS)
     seen = {"requests": [], "errors": []}
     page.on("request", lambda r: seen["requests"].append(r.url))
     page.on("pageerror", lambda e: seen["errors"].append(str(e)))
@@ -74,13 +89,12 @@ def test_draw_on_the_canvas_and_read_the_answer(browser, fashion_run, capsys, tm
     png = base64.b64decode(page.evaluate("window.dlp.lastPng").split(",", 1)[1])
     img = np.asarray(Image.open(io.BytesIO(png)))
     assert img.shape[:2] == (28, 28) and img[..., 0].max() == 255 and img[0, :, 0].max() == 0  # strokes, black border
-    r = httpx.post(f"{url}/predict?top=10", content=png, headers={"content-type": "image/png"}, timeout=30)
+    r = httpx.post(f"{url}/predict?top=10", content=png, headers={"content-type": "image/png"}, timeout=120)
     want = [(c["class"], c["probability"]) for c in r.json()[0]["top"]]
-    assert [c for c, _ in shown] == [c for c, _ in want]
-    assert [p for _, p in shown] == pytest.approx([p for _, p in want], abs=1e-7)
+    assert_same_answer(shown, want)
     (tmp_path / "drawn.png").write_bytes(png)
     cli = dlp_predict(capsys, fashion_run, tmp_path / "drawn.png", "--top", "3")[0]["top"]
-    assert [c["class"] for c in cli] == [c for c, _ in shown[:3]]
+    assert_same_answer([(c["class"], c["probability"]) for c in cli], shown)
     assert page.inner_text(".result:first-child .bar-row .name") == shown[0][0]
     _local_only(seen, url)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -95,9 +109,8 @@ def test_type_names_and_read_the_answer(browser, tmp_path_factory):
     page.fill("#texts", "Nakamura\nMüller")
     page.click("#predict")
     shown = _answer(page)
-    want = httpx.post(f"{url}/predict?top=10", json=["Nakamura", "Müller"], timeout=30).json()
-    assert [c for c, _ in shown] == [c["class"] for c in want[0]["top"]]
-    assert [p for _, p in shown] == pytest.approx([c["probability"] for c in want[0]["top"]], abs=1e-7)
+    want = httpx.post(f"{url}/predict?top=10", json=["Nakamura", "Müller"], timeout=120).json()
+    assert_same_answer(shown, [(c["class"], c["probability"]) for c in want[0]["top"]])
     assert page.locator(".result").count() == 2 and page.inner_text(".result:nth-child(2) h3") == "Müller"
     _local_only(seen, url)
     page.screenshot(path=str(ARTIFACTS / "serve-names.png"))

@@ -271,7 +271,7 @@ def test_bad_inputs_are_clear_4xx(fashion_run, names_run, diabetes_run, client):
         r = client.post(f"{url}/predict", **kw)
         assert r.status_code == status and message in r.json()["error"], (kw.get("json"), r.status_code, r.text)
     r = client.post(f"{img}/predict?top=zero", content=good, headers=png)
-    assert r.status_code == 422
+    assert r.status_code == 422 and "query parameter top" in r.json()["error"]
     for url in (img, names, rows):
         assert client.get(f"{url}/health").json()["status"] == "ok"
 
