@@ -32,9 +32,17 @@ class _LogAction(argparse.Action):
         setattr(namespace, "set", items)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line `error: ...` naming the fix (`--help`), exit code 2, like
+    every other error a user can cause (argparse prints the whole usage first). Subcommands inherit it."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..config import describe_defaults
-    parser = argparse.ArgumentParser(prog="dlp", formatter_class=HELP,
+    parser = OneLineParser(prog="dlp", formatter_class=HELP,
                                      description="dlpractice: the course 《PyTorch深度学习实践》 as runnable lessons.")
     parser.add_argument("--data-dir", default=None,
                         help="folder searched first for data sets (then $DLP_DATA_DIR, then the user cache)")

@@ -122,7 +122,12 @@ def carve_validation(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
         raise UserError(f"data.val_fraction must be below 1, got {fraction}")
     idx = np.arange(len(y))
     labels = np.asarray(y) if stratify else None
-    tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    try:
+        tr, va = train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError as e:   # scikit-learn: too few rows for a (stratified) validation split of this size
+        raise UserError(f"data.val_fraction = {fraction} cannot carve a validation split from {len(idx)} training "
+                        f"examples ({e}); raise data.val_fraction so every class has a validation example, "
+                        "or set it to 0 (no validation: the best epoch is then chosen on training metrics)") from None
     tr, va = np.sort(tr), np.sort(va)
     return (x[tr], y[tr]), (x[va], y[va])
 

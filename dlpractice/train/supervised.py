@@ -108,7 +108,16 @@ class Trainer(EpochLoop):
 
     def step_sums(self, xb, yb) -> dict:
         xb, yb = to_device(xb, yb, self.device, self.cfg)
-        out, loss = self.train_step(xb, yb)
+        try:
+            out, loss = self.train_step(xb, yb)
+        except ValueError as e:
+            if "Expected more than 1 value per channel" not in str(e):
+                raise
+            raise UserError(f"BatchNorm cannot train on a batch of one example (epoch {self.epoch}, batch "
+                            f"{self.batch + 1} of {len(self.loader)}: {len(self.data.splits['train'])} training "
+                            f"examples in batches of {self.cfg.data.batch_size}); use data.limit_train ≥ 2 and a "
+                            "data.batch_size that leaves more than one example for the last batch, or a model "
+                            "without BatchNorm") from None
         if not torch.isfinite(loss):  # one line with the likely cause (.item(): no autograd warning)
             o = self.cfg.optim
             why = input_trouble(xb, self.data.splits["train"].x, self.data.meta.get("features"))

@@ -85,3 +85,17 @@ def test_port_zero_still_means_a_free_port():
         assert sock.getsockname()[1] > 0
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--set", "data.limit_train=1", "--set", "train.epochs=1"], "BatchNorm cannot train on a batch of one"),
+    (["train", "--set", "data.val_fraction=0.001", "--set", "train.epochs=1"], "data.val_fraction = 0.001 cannot carve"),
+    (["train", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
+    (["trian"], "invalid choice: 'trian'"),
+])
+def test_found_by_the_hostile_pass(args, message, tmp_path):
+    """bench/hostile_pass.py found these: a traceback from BatchNorm and from scikit-learn, and argparse's
+    usage block before its error line."""
+    r = dlp(*args, "--set", "log.progress=false", "--set", "train.threads=1", cwd=tmp_path) if args[0] == "train" \
+        and "--device" not in args else dlp(*args, cwd=tmp_path)
+    _one_clean_line(r, message)
