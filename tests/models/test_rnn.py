@@ -121,7 +121,9 @@ def test_sequence_run_resumes_exactly(tmp_path, ema):
     if ema:  # the average is what was evaluated and is saved as "model"; the trained weights beside it
         assert any(not torch.equal(best["model"][k], best["trained"][k]) for k in best["model"])
         from dlpractice.runs.predictor import Predictor   # which rebuilds the model from "model"
-        assert Predictor(folder).evaluate("test")["accuracy"] == pytest.approx(resumed.summary["metrics"]["accuracy"])
+        # the same checkpoint evaluated again (other thread counts may move an example): within 2 of 1,000
+        assert Predictor(folder).evaluate("test")["accuracy"] == pytest.approx(resumed.summary["metrics"]["accuracy"],
+                                                                               abs=2e-3)
     else:
         assert "trained" not in best
 
@@ -170,7 +172,7 @@ def test_per_class_report(names_run):
     report = json.loads((names_run.folder / "per_class.json").read_text())
     assert (names_run.folder / "confusion.png").stat().st_size > 10_000
     assert report["n"] == 6700 and len(report["classes"]) == 18
-    assert report["accuracy"] == pytest.approx(Predictor(names_run.folder).evaluate("test")["accuracy"])
+    assert report["accuracy"] == pytest.approx(Predictor(names_run.folder).evaluate("test")["accuracy"], abs=2e-3)
     accs = [c["accuracy"] for c in report["per_class"].values()]
     assert report["balanced_accuracy"] == pytest.approx(sum(accs) / len(accs))
     assert report["balanced_accuracy"] < report["accuracy"]      # rare countries are harder

