@@ -54,23 +54,33 @@ def disk_error(e: OSError, path: Path, after: str) -> UserError:
     return UserError(f"cannot write {path}: {_WHY.get(e.errno, e.strerror or str(e))}; {after}")
 
 
-def write_json(path: Path, obj) -> None:
-    """Write `path` atomically (temp file, fsync, rename); a failed write leaves the old file as it was."""
+def write_atomically(path: Path, write, after: str, crash: str | None = None) -> None:
+    """Replace `path` atomically: `write(f)` fills a temp file beside it (text, newline=""), fsync, rename. A
+    kill at any moment leaves the old or the new file; a failed write (full disk, read-only folder) leaves
+    the old one and is one line ending in `after`."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        if crash:
+            crash_point(crash)
         os.replace(tmp, path)
     except OSError as e:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
             pass
-        raise disk_error(e, path, f"{path.name} was left as it was; free space or fix the folder, "
-                         "then run again") from None
+        raise disk_error(e, path, after) from None
+
+
+def write_json(path: Path, obj) -> None:
+    """Write `path` atomically (temp file, fsync, rename); a failed write leaves the old file as it was."""
+    path = Path(path)
+    write_atomically(path, lambda f: f.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n"),
+                     f"{path.name} was left as it was; free space or fix the folder, then run again")
 
 
 # What a run puts in its folder before its first checkpoint and after: a folder holding only these is one of

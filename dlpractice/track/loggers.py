@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 from ..registry import Registry
@@ -54,21 +53,9 @@ def _kept_rows(p: Path, first_epoch: int) -> list[list[str]]:
 
 def _rewrite(p: Path, rows: list[list[str]]) -> None:
     """Replace `p` atomically (temp file, fsync, rename): a kill at any moment leaves the old or the new file."""
-    from ..runs.folder import crash_point, disk_error
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", newline="") as f:
-            csv.writer(f).writerows(rows)
-            f.flush()
-            os.fsync(f.fileno())
-        crash_point("csv-rewrite")
-        os.replace(tmp, p)
-    except OSError as e:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-        raise disk_error(e, p, "it was left as it was; free space or fix the folder, then resume the run") from None
+    from ..runs.folder import write_atomically
+    write_atomically(p, lambda f: csv.writer(f).writerows(rows),
+                     "it was left as it was; free space or fix the folder, then resume the run", crash="csv-rewrite")
 
 
 def _append(p: Path, header: list[str], rows: list[list]) -> None:

@@ -12,25 +12,9 @@ import time
 import httpx
 import pytest
 
-from test_serve_http import served, tiny_run
+from test_serve_http import client, diabetes_run, names_run, served  # noqa: F401  (shared fixtures)
 
 FDFA = "\ufdfa"   # ARABIC LIGATURE SALLALLAHOU ALAYHE WASALLAM: 1 character, 18 after NFKD
-
-
-@pytest.fixture(scope="module")
-def names_run(tmp_path_factory):
-    return tiny_run("names", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def diabetes_run(tmp_path_factory):
-    return tiny_run("diabetes", tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def client():
-    with httpx.Client(timeout=30) as c:
-        yield c
 
 
 def blank_png(w: int, h: int) -> bytes:
