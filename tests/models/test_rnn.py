@@ -16,7 +16,7 @@ from dlpractice.models import MODELS, build_model
 from dlpractice.lessons.lecture12 import cells_from_rnn, run_cells
 from dlpractice.runs.checkpoint import load_checkpoint
 
-from conftest import require_data
+from conftest import assert_same_top, require_data
 
 QUIET = ["log.progress=false", "log.loggers=['csv']", "train.threads=1"]
 
@@ -40,8 +40,10 @@ def test_lesson12(tmp_path):
     from dlpractice.lessons import run_lesson
     result, folder, ok = run_lesson(12, out=tmp_path / "l12")
     assert ok and result["all_correct"] == 1.0
-    assert result["cell_vs_rnn_max_diff"] == 0.0
-    assert result["epochs_rnncell"] == result["epochs_rnn"]   # same seed: the same network, step for step
+    # nn.RNN's weights in an RNNCell loop give its outputs up to float rounding (the kernels differ by CPU)
+    assert result["cell_vs_rnn_max_diff"] < 1e-5
+    # same seed: the same network, step for step (an argmax that flips on a rounding difference may cost a step)
+    assert abs(result["epochs_rnncell"] - result["epochs_rnn"]) <= 2
     assert all(result[f"final_{k}"] == "ohlol" for k in ("rnncell", "rnn", "embedding", "lstm", "gru"))
     assert (folder / "log.txt").read_text().count("predicted") >= 5
 
@@ -161,8 +163,7 @@ def test_predict_names_from_the_run_folder(names_run):
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
     # the same names alone or together: the same probabilities (padding is packed away)
     alone = pred.predict(["O'Neill"], top=3)[0]["top"]
-    assert [c["class"] for c in alone] == [c["class"] for c in out[3]["top"]]
-    assert alone[0]["probability"] == pytest.approx(out[3]["top"][0]["probability"], abs=1e-6)
+    assert_same_top(alone, out[3]["top"])
 
 
 def test_per_class_report(names_run):
