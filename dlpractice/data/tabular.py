@@ -221,13 +221,16 @@ def _target(table: Table, name: str, task: str, classes: list | None) -> tuple[s
     return task, np.array([index[str(v)] for v in raw], dtype=np.int64), values
 
 
-def split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConfig) -> dict[str, np.ndarray]:
+def split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConfig,
+               source: str = "") -> dict[str, np.ndarray]:
     """Row indices of train / val / test. Test: fold `fold` of `folds` (shuffled, stratified, seed
-    `test_seed`), or a fixed `test_fraction`; validation is carved from the rest (val_fraction, split_seed)."""
+    `test_seed`), or a fixed `test_fraction`; validation is carved from the rest (val_fraction, split_seed).
+    `source`: where the rows come from (a file name), for the error."""
     try:
         return _split_rows(n, y, stratify, opts, cfg)
     except ValueError as e:  # scikit-learn: too few rows of a class for the split asked for
-        raise UserError(f"cannot split {n} rows into train / validation / test as configured "
+        rows = f"the {n} rows of {source}" if source else f"{n} rows"
+        raise UserError(f"cannot split {rows} into train / validation / test as configured "
                         f"(test_fraction / folds, data.val_fraction = {cfg.val_fraction}): {e}") from None
 
 
@@ -273,7 +276,7 @@ def tabular_bundle(name: str, table: Table, opts: dict, cfg: DataConfig, *, task
     else:
         numeric, categorical = _infer_columns(table, {target, id_col, *drop}, int_option(opts, "max_categories", 50, 1))
     stratify = task != "regression"
-    rows = rows if rows is not None else split_rows(len(table), y, stratify, opts, cfg)
+    rows = rows if rows is not None else split_rows(len(table), y, stratify, opts, cfg, Path(table.source).name)
     prep = TabularPrep.fit(table.take(rows["train"]), numeric, categorical,
                            standardize=bool_option(opts, "standardize", True), impute=opts.get("impute", "median"),
                            missing_values=opts.get("missing_values"), indicators=bool_option(opts, "indicators", False),

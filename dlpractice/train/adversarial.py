@@ -93,17 +93,19 @@ class GanTrainer(EpochLoop):
                             "data; use an image data set such as fashion-mnist")
         self.data = data
         self.real = {k: to_unit_range(s.x, data.meta) for k, s in data.splits.items()}   # (N, C, H, W) in [−1, 1]
-        # The scorer first: training it on first use draws from the global RNG, seeded below for the GAN.
+        self.g_args = self.g_spec.resolve_args(data.meta, cfg.model.args)
+        if "channels" in self.g_spec.accepts():
+            self.g_args.setdefault("channels", data.meta["in_channels"])
+        self.d_args = self.d_spec.resolve_args(data.meta, cfg.gan.d_args)
+        with torch.device("meta"):   # both players' arguments checked (no memory, no weights) before the scorer
+            build_model(self.g_spec.name, self.g_args), build_model(self.d_spec.name, self.d_args)
+        # The scorer next: training it on first use draws from the global RNG, seeded below for the GAN.
         self.scorer = load_scorer(cfg.gan.scorer_set)
         if self.scorer.meta["dataset"] != data.name:
             raise UserError(f"the score's classifier was trained on {self.scorer.meta['dataset']}, not "
                             f"{data.name}; set gan.scorer_set=['data.dataset=\"{data.name}\"'] to train one for it")
         self.ref = Reference(self.scorer, self.real["test"], self.real["val"])
         seed_everything(cfg.train.seed)
-        self.g_args = self.g_spec.resolve_args(data.meta, cfg.model.args)
-        if "channels" in self.g_spec.accepts():
-            self.g_args.setdefault("channels", data.meta["in_channels"])
-        self.d_args = self.d_spec.resolve_args(data.meta, cfg.gan.d_args)
         self.g = build_model(self.g_spec.name, self.g_args).to(self.device)
         self.d = build_model(self.d_spec.name, self.d_args).to(self.device)
         # The generator that draws samples and scores: a moving average of G's weights, which wanders

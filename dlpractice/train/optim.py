@@ -1,13 +1,14 @@
 """Optimizers and learning-rate schedules, built from the config by name (registries, no if-chains)."""
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from ..config import OptimConfig, ScheduleConfig
-from ..errors import UserError
+from ..errors import UserError, did_you_mean
 from ..registry import Registry
 
 OPTIMIZERS: Registry[Callable] = Registry("optimizer")
@@ -20,10 +21,62 @@ _USES_MOMENTUM = {"sgd", "rmsprop"}
 _NO_WEIGHT_DECAY = {"lbfgs", "rprop"}
 
 
+# optim.args the loop cannot honour: torch accepts them, then fails inside the first step
+_NOT_FOR_THIS_LOOP = {"capturable": "is for CUDA graphs, which the loop does not capture",
+                      "differentiable": "is for differentiating through the optimizer's step, which the loop "
+                                        "does not do"}
+_CHOICES = {"line_search_fn": ("strong_wolfe",)}
+
+
+def _number(where: str, v: Any, whole: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 \
+            or (whole and (not float(v).is_integer() or v < 1)):
+        kind = "a whole number ≥ 1" if whole else "a finite number ≥ 0"
+        raise UserError(f"{where} must be {kind}, got {v!r}")
+    return int(v) if whole else v
+
+
+def check_optim_args(name: str, cls: type, args: dict) -> dict:
+    """`optim.args` checked against the optimizer's own signature before anything trains: each key one it
+    takes (not `params`, and not lr / momentum / weight_decay, which are settings with their ranges), each
+    value of its default's kind — true/false for flags, finite numbers ≥ 0, pairs as lists of two."""
+    sig = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items() if k not in ("self",)}
+    out = {}
+    for key, v in args.items():
+        where = f"optim.args.{key}"
+        if key == "params":
+            raise UserError(f"{where}: the loop gives the optimizer the model's parameters itself; remove it")
+        if key in ("lr", "momentum", "weight_decay"):
+            raise UserError(f"{where}: use the setting optim.{key} instead (--set optim.{key}=...), which checks "
+                            "its range")
+        if key not in sig:
+            known = sorted(k for k in sig if k not in ("params", "lr", "momentum", "weight_decay"))
+            raise UserError(f"optimizer '{name}' has no argument {where}{did_you_mean(key, known)}; it takes: "
+                            f"{', '.join(known)}")
+        default = sig[key]
+        if key in _NOT_FOR_THIS_LOOP and v is not False:
+            raise UserError(f"{where} {_NOT_FOR_THIS_LOOP[key]}; remove it")
+        if key in _CHOICES:
+            if v not in _CHOICES[key]:
+                raise UserError(f"{where} must be one of {', '.join(_CHOICES[key])}, got {v!r}")
+        elif isinstance(default, bool) or default is None and key in ("foreach", "fused"):
+            if not isinstance(v, bool):
+                raise UserError(f"{where} must be true or false, got {v!r}")
+        elif isinstance(default, tuple):
+            if not isinstance(v, (list, tuple)) or len(v) != len(default):
+                raise UserError(f"{where} must be a list of {len(default)} numbers, e.g. {list(default)}, got {v!r}")
+            v = tuple(_number(f"{where}[{i}]", x) for i, x in enumerate(v))
+        else:   # numbers; an int default above 0 (max_iter, history_size) or None (max_eval) is a count
+            v = _number(where, v, whole=default is None or (isinstance(default, int) and default > 0))
+        out[key] = v
+    return out
+
+
 def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
     cls = OPTIMIZERS.get(cfg.name)
     kw = {"lr": cfg.lr, **({"momentum": cfg.momentum} if cfg.name in _USES_MOMENTUM else {}),
-          **({"weight_decay": cfg.weight_decay} if cfg.name not in _NO_WEIGHT_DECAY else {}), **cfg.args}
+          **({"weight_decay": cfg.weight_decay} if cfg.name not in _NO_WEIGHT_DECAY else {}),
+          **check_optim_args(cfg.name, cls, dict(cfg.args))}
     try:
         return cls(params, **kw)
     except (TypeError, ValueError) as e:
