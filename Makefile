@@ -30,8 +30,11 @@ demo: $(STAMP)
 
 # No root needed. Besides python3 (venv) and npm, the Fashion-MNIST and browser tests need the Debian
 # packages dataset-fashion-mnist and chromium (else they are skipped; .ci/run installs both): README.md
+# The suite runs on up to 4 worker processes (pytest-xdist), one torch thread each; a test file stays on
+# one worker, so its module fixtures are built once. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

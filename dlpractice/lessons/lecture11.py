@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..track.learned import what_it_learned
+from ..track.learned import predict_test, what_it_learned
 from ..track.perclass import format_report, per_class_report
 from .hooks import report
 
@@ -19,10 +19,11 @@ def learned_report(folder: str | Path, result: dict | None = None) -> dict:
         p for p in folder.iterdir() if (p / "checkpoints" / "best.pt").exists())
     balanced = {}
     for run in runs:
-        report = per_class_report(run)  # confusion.png and per_class.json
+        got = predict_test(run)         # one pass over the test split (and one load of it) for both
+        report = per_class_report(run, predicted=(got[0], got[2], got[3]))  # confusion.png, per_class.json
         print(format_report(report))
         balanced[run.name] = report["balanced_accuracy"]
-        out = what_it_learned(run)
+        out = what_it_learned(run, predicted=got)
         print(f"{run.name}: {out['wrong']} of {out['n']} test images misclassified; figures "
               f"{run / 'confusion.png'}, {run / 'misclassified.png'}, {run / 'filters.png'}")
     accs = [v for key, v in (result or {}).items() if key.endswith(".accuracy") and isinstance(v, (int, float))]

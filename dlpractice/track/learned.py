@@ -124,10 +124,12 @@ def plot_filters(w: torch.Tensor, path: Path, title: str = "", limit: int = 64) 
 
 
 # -- entry points ----------------------------------------------------------------------------------
-def what_it_learned(run_folder: str | Path, n: int = 24, split: str = "test", which: str = "best") -> dict:
-    """Write `misclassified.png` and `filters.png` into the run folder; return what they show."""
+def what_it_learned(run_folder: str | Path, n: int = 24, split: str = "test", which: str = "best",
+                    predicted=None) -> dict:
+    """Write `misclassified.png` and `filters.png` into the run folder; return what they show. `predicted`:
+    what `predict_test` returns for that split, when already computed."""
     folder = Path(run_folder)
-    pred, x, y, probs = predict_test(folder, split, which)
+    pred, x, y, probs = predicted or predict_test(folder, split, which)
     k = probs.shape[1]
     classes = list(pred.meta.get("classes") or [str(i) for i in range(k)])
     idx = most_confident_mistakes(probs, y, n)

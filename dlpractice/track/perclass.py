@@ -88,10 +88,16 @@ def _predict_split(folder: str | Path, split: str, which: str):
     return y, probs.argmax(1), classes, pred
 
 
-def per_class_report(run_folder: str | Path, split: str = "test", which: str = "best") -> dict:
-    """Write `confusion.png` and `per_class.json` into the run folder; return the report."""
+def per_class_report(run_folder: str | Path, split: str = "test", which: str = "best", predicted=None) -> dict:
+    """Write `confusion.png` and `per_class.json` into the run folder; return the report. `predicted`:
+    (predictor, y, probabilities) of that split already computed (one pass for several reports)."""
     folder = Path(run_folder)
-    y, p, classes, pred = _predict_split(folder, split, which)
+    if predicted is None:
+        y, p, classes, pred = _predict_split(folder, split, which)
+    else:
+        pred, y, probs = predicted
+        p = probs.argmax(1)
+        classes = list(pred.meta.get("classes") or [str(i) for i in range(probs.shape[1])])
     cm = confusion_matrix(y, p, len(classes))
     report = {"split": split, "checkpoint": which, **scores(cm, classes), "classes": classes,
               "confusion": cm.tolist()}

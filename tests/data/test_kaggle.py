@@ -27,13 +27,7 @@ from dlpractice.lessons import run_lesson
 from dlpractice.inputs import INPUT_KINDS
 from dlpractice.serve.submit import write_submission
 
-from conftest import ROOT, require_data
-
-
-def dlp(*args, env=None, timeout=300):
-    e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "dlpractice", *map(str, args)], capture_output=True, text=True, env=e,
-                          timeout=timeout, cwd=ROOT)
+from conftest import ROOT, dlp, require_data
 
 
 def _titanic_dir():
@@ -138,7 +132,7 @@ def test_titanic_submission_lesson_and_dlp_submit(tmp_path):
     assert {r[1] for r in rows[1:]} == {"0", "1"}
     assert 0.25 < result["predicted_survival_rate"] < 0.55
     # the CLI writes the same file from the run folder alone
-    r = dlp("submit", run, "--test", folder / "test.csv", "--out", tmp_path / "cli.csv")
+    r = dlp("submit", run, "--test", folder / "test.csv", "--out", tmp_path / "cli.csv", cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert "wrote 418 rows" in r.stdout and _read(tmp_path / "cli.csv") == rows
     # `dlp predict RUN --csv test.csv` goes through the same input kind, rows labelled by PassengerId
@@ -216,7 +210,7 @@ def test_submit_refuses_regression_and_missing_run(tmp_path):
     run = train(cfg, out=tmp_path / "lin")
     with pytest.raises(UserError, match="regression run"):
         write_submission(run.folder, tmp_path / "t.csv", tmp_path / "s.csv")
-    r = dlp("submit", tmp_path / "nope", "--test", tmp_path / "t.csv")
+    r = dlp("submit", tmp_path / "nope", "--test", tmp_path / "t.csv", cwd=ROOT)
     assert r.returncode == 2 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
 
 

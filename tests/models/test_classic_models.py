@@ -146,7 +146,8 @@ def test_fashion_best_quick(tmp_path):
     from dlpractice.runs.predictor import Predictor
 
     from conftest import require_data
-    short = ["train.threads=1", "train.epochs=1", "data.limit_train=3000", "train.eval_test=false"]
+    short = ["train.threads=1", "train.epochs=1", "data.limit_train=3000", "data.val_fraction=0.02",
+             "train.eval_test=false"]
     result, folder, ok = require_data(lambda: run_lesson("fashion_best", short, tmp_path / "best", quick=True))
     assert result["test_accuracy"] >= 0.6                                  # chance: 0.1
     pred = Predictor(folder)

@@ -39,18 +39,19 @@ IMAGE_CLASSIFIERS = [n for n, s in MODELS.items() if s.task == "classification" 
 
 
 @pytest.mark.parametrize("name", IMAGE_CLASSIFIERS)
-def test_overfits_64_samples(name, tmp_path):
-    """64 real digits, no validation: the loop must fit them (at most one of 64 wrong: a margin for other
+def test_overfits_32_samples(name, tmp_path):
+    """32 real digits, no validation: the loop must fit them (at most one of 32 wrong: a margin for other
     CPUs' kernels, where exact float results differ)."""
     from dlpractice.runs.predictor import Predictor
     # Adam makes the check quick for all; the sigmoid LeNet's flat activations want a larger step
     # (d2l.ai trains it with SGD at lr 0.9); the deep VGG/AlexNet stacks need a gentler one, and AlexNet
-    # more epochs at it. One thread: the result must not depend on what an earlier test set.
+    # and the deepest VGGs more epochs at it. One thread: the result must not depend on what an earlier
+    # test set.
     lr = {"lenet5": 0.01}.get(name, 0.001)
-    epochs = {"alexnet": 60}.get(name, 40)
-    cfg = load_config(overrides=["data.dataset=digits", f"model.name={name}", "data.limit_train=64",
+    epochs = 60 if name == "alexnet" or name.startswith(("vgg16", "vgg19")) else 40
+    cfg = load_config(overrides=["data.dataset=digits", f"model.name={name}", "data.limit_train=32",
                                  "data.val_fraction=0.0", "data.batch_size=16", "optim.name=adam", f"optim.lr={lr}",
                                  "optim.weight_decay=0.0", f"train.epochs={epochs}", "train.eval_test=false",
                                  "train.threads=1", "log.loggers=['csv']"])
     run = train(cfg, out=tmp_path / name)
-    assert Predictor(run.folder).evaluate("train")["accuracy"] >= 63 / 64
+    assert Predictor(run.folder).evaluate("train")["accuracy"] >= 31 / 32

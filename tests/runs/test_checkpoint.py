@@ -15,8 +15,11 @@ from dlpractice.runs.checkpoint import load_checkpoint, save_checkpoint
 
 from conftest import dlp, require_data
 
-# Fashion-MNIST subset: epochs of a few seconds, long enough to kill one in the middle.
-RUN = ["--set", "data.dataset=fashion-mnist", "--set", "model.name=lenet_bn", "--set", "data.limit_train=6000",
+# Fashion-MNIST subset: epochs of a second or two, long enough to kill one in the middle.
+LIMIT = 3000
+STEPS = -(-LIMIT // 128)   # per epoch: limit_train applies to the train split after validation is carved
+RUN = ["--set", "data.dataset=fashion-mnist", "--set", "model.name=lenet_bn", "--set", f"data.limit_train={LIMIT}",
+       "--set", "data.val_fraction=0.05", "--set", "train.eval_test=false",
        "--set", "train.epochs=4", "--set", "data.augment=['crop','flip']", "--set", "schedule.name=onecycle",
        "--set", "log.progress=false", "--set", "train.threads=1"]
 
@@ -75,8 +78,7 @@ def test_sigkill_then_resume_is_exact(reference, tmp_path):
     assert r.stdout.strip().splitlines()[-1] == f"run: {out}"
     import json
     s = json.loads((out / "summary.json").read_text())
-    steps_per_epoch = -(-6000 // 128)  # limit_train applies to the train split after validation is carved
-    assert s["steps_this_process"] == 2 * steps_per_epoch  # only epochs 3 and 4 were trained
+    assert s["steps_this_process"] == 2 * STEPS  # only epochs 3 and 4 were trained
     assert _metrics(out) == _metrics(reference)
     assert s["best_epoch"] == json.loads((reference / "summary.json").read_text())["best_epoch"]
 
@@ -91,7 +93,7 @@ def test_ctrl_c_saves_and_resume_is_exact(reference, tmp_path):
     assert proc.returncode == 130, stderr
     assert f"dlp train --resume {out}" in stderr
     ck = load_checkpoint(out / "checkpoints" / "last.pt")
-    assert ck["epoch"] == 2 and 0 < ck["batch"] < 47  # saved inside epoch 2
+    assert ck["epoch"] == 2 and 0 < ck["batch"] < STEPS  # saved inside epoch 2
     dlp("train", "--resume", out, check=True)
     assert _metrics(out) == _metrics(reference)
 
