@@ -143,6 +143,23 @@ class GanConfig:
 
 
 @dataclass
+class ServeLimits:
+    """What one request to `dlp serve` may hold, in bytes and in work (its `--max-...` flags); larger requests
+    get a 413 (or a 503 past the time budget) before any model work. Not part of a run's config."""
+    max_bytes: int = _f(4 * 1024 * 1024, "bytes in the request body", min=1, max=2 ** 31)
+    max_pixels: int = _f(4_000_000, "pixels in one image (width × height from its header, before the "
+                                    "resize to the model's input)", min=1, max=2 ** 31)
+    max_total_pixels: int = _f(16_000_000, "pixels in all images of one request together", min=1, max=2 ** 33)
+    max_items: int = _f(256, "images, rows or strings per request", min=1, max=2 ** 20)
+    max_chars: int = _f(256, "characters in one string of a sequence run, raw and after Unicode "
+                             "normalisation (NFKD expands U+FDFA to 18)", min=1, max=2 ** 20)
+    max_total_chars: int = _f(16_384, "characters in all strings of one request together, normalised", min=1,
+                              max=2 ** 24)
+    max_seconds: float = _f(10.0, "seconds to decode and prepare one request (not the forward pass); "
+                                  "past them a 503", min=0.0, max=3600.0)
+
+
+@dataclass
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import socket
 import sys
 
@@ -28,10 +29,27 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _limits(args):
+    """The request limits from the `--max-...` flags, each checked against its range (config.ServeLimits)."""
+    from dataclasses import fields
+
+    from ..config import ServeLimits, _bound_broken, range_text
+    from ..errors import UserError
+    values = {}
+    for f in fields(ServeLimits):
+        v = getattr(args, f.name)
+        if isinstance(v, float) and not math.isfinite(v) or (broken := _bound_broken(f.metadata, v)):
+            raise UserError(f"--{f.name.replace('_', '-')} must be {broken or 'finite'} (range "
+                            f"{range_text(f.metadata)}); got {v!r}")
+        values[f.name] = v
+    return ServeLimits(**values)
+
+
 def cmd_serve(args) -> int:
     from ..errors import UserError
-    if args.max_batch < 1 or args.max_bytes < 1:
-        raise UserError("--max-batch and --max-bytes must be at least 1")
+    if args.max_batch < 1:
+        raise UserError(f"--max-batch must be at least 1, got {args.max_batch}")
+    limits = _limits(args)
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be 0–65535 (0 picks a free one), got {args.port}")
     # The model is rebuilt (and a wrong run folder refused) before anything binds a port.
@@ -39,8 +57,8 @@ def cmd_serve(args) -> int:
     pred = Predictor(args.run, args.checkpoint)
     import uvicorn
 
-    from ..serve.http import Limits, build_app
-    app = build_app(pred, Limits(max_bytes=args.max_bytes), max_batch=args.max_batch)
+    from ..serve.http import build_app
+    app = build_app(pred, limits, max_batch=args.max_batch)
     sock = _bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
@@ -77,7 +95,12 @@ def add_commands(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 exposes it to the network)")
     p.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (the URL is printed)")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"], help="which checkpoint")
-    p.add_argument("--max-bytes", type=int, default=4 * 1024 * 1024, help="largest request body accepted (bytes)")
+    from dataclasses import fields
+
+    from ..config import ServeLimits, range_text
+    for f in fields(ServeLimits):   # what one request may hold: 413 (503 for time) beyond
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default, metavar="N",
+                       help=f"at most N {f.metadata['help']} (range {range_text(f.metadata)})")
     p.add_argument("--max-batch", type=int, default=64,
                    help="rows per forward pass when concurrent requests are batched together (1: no batching)")
     p.add_argument("--log-level", default="warning", choices=["warning", "info"], help="uvicorn logging")

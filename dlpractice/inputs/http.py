@@ -9,21 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from ..config import ServeLimits
 from ..data.table import Table
 
 
-@dataclass
-class Limits:
-    """What one request may hold, in bytes and in work; larger requests get a 413 (or a 503 past the time
-    budget) before any model work. Character counts are taken after the vocabulary's normalisation (NFKD
-    expands some characters: U+FDFA is 18), pixel counts from the image headers before decoding."""
-    max_bytes: int = 4 * 1024 * 1024   # request body, bytes
-    max_pixels: int = 4_000_000        # per image, width × height (before the resize to the model's input)
-    max_total_pixels: int = 16_000_000  # all images of one request together, width × height
-    max_items: int = 256               # images, rows or strings per request
-    max_chars: int = 256               # per string of a sequence run, raw and normalised (a GRU step each)
-    max_total_chars: int = 16_384      # all strings of one request together, normalised
-    max_seconds: float = 10.0          # decoding and preparing one request (not the forward pass)
+# What one request may hold, in bytes and in work: declared (with ranges and help) in the one place every
+# setting is, `config.ServeLimits`. Character counts are taken after the vocabulary's normalisation (NFKD
+# expands some characters: U+FDFA is 18), pixel counts from the image headers before decoding.
+Limits = ServeLimits
 
 
 class HTTPError(Exception):

@@ -276,19 +276,31 @@ def test_bad_inputs_are_clear_4xx(fashion_run, names_run, diabetes_run, client):
 
 
 # -- the CLI ----------------------------------------------------------------------------------------------------
-def test_serve_cli_port_0_prints_url_and_missing_run_fails_before_binding(fashion_run, tmp_path, capsys):
+def test_serve_cli_port_0_prints_url_limits_from_flags_and_missing_run_fails_before_binding(fashion_run, tmp_path, capsys):
     from dlpractice.cli import main
     assert main(["serve", str(tmp_path / "nope"), "--port", "0"]) == 2
     err = capsys.readouterr()
     assert "error: " in err.err and "is not a run folder" in err.err and "serving" not in err.out
-    p = subprocess.Popen([sys.executable, "-m", "dlpractice", "serve", str(fashion_run), "--port", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for flag, value, message in [("--max-chars", "0", "--max-chars must be ≥ 1"),
+                                 ("--max-seconds", "nan", "--max-seconds must be finite")]:
+        assert main(["serve", str(fashion_run), flag, value]) == 2
+        assert message in capsys.readouterr().err
+    p = subprocess.Popen([sys.executable, "-m", "dlpractice", "serve", str(fashion_run), "--port", "0",
+                          "--max-total-pixels", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline()
         m = re.search(r"at (http://127\.0\.0\.1:(\d+)/)", line)
         assert m and int(m.group(2)) > 0, (line, p.stderr.read() if p.poll() is not None else "")
         import httpx
-        assert httpx.get(m.group(1) + "health", timeout=10).json()["status"] == "ok"
+        assert httpx.get(m.group(1) + "health", timeout=60).json()["status"] == "ok"
+        from PIL import Image
+        png = io.BytesIO()
+        Image.new("L", (28, 28)).save(png, "PNG")
+        files = [("file", (f"{i}.png", png.getvalue(), "image/png")) for i in range(2)]
+        r = httpx.post(m.group(1) + "predict", files=files[:1], timeout=60)
+        assert r.status_code == 200, r.text                                      # 784 pixels
+        r = httpx.post(m.group(1) + "predict", files=files, timeout=60)
+        assert r.status_code == 413 and "1,000 pixels together" in r.json()["error"], r.text   # the flag holds
     finally:
         p.terminate()
         p.wait(timeout=10)
