@@ -55,7 +55,13 @@ def run_train(lesson: dict, path: Path, overrides: list[str], out: Path | None) 
     return run.summary, run.folder
 
 
-def _parent_dir(lesson: dict, path: Path, out: Path | None) -> Path:
+PLAN = "lesson-plan.json"   # in a compare / cv lesson's folder: which lesson, with which overrides
+
+
+def _parent_dir(lesson: dict, path: Path, out: Path | None, overrides: list[str]) -> Path:
+    """The folder of a lesson made of several runs. The same command again (same lesson, same overrides,
+    same --out) continues a lesson that was stopped or killed: finished runs are kept, the others resumed
+    or started again; any other folder that is not empty is refused."""
     if out is not None:
         folder = Path(out)
     else:
@@ -63,29 +69,58 @@ def _parent_dir(lesson: dict, path: Path, out: Path | None) -> Path:
         folder = runs_dir / f"lesson-{path.stem}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file, not a folder; choose another --out")
+    plan = {"lesson": path.name, "overrides": list(overrides)}
     if folder.is_dir() and any(folder.iterdir()):
+        try:
+            same = json.loads((folder / PLAN).read_text(encoding="utf-8")) == plan
+        except (OSError, ValueError):
+            same = None
+        if same:
+            return folder
         first = min(p.name for p in folder.iterdir())
-        raise UserError(f"{folder} is not empty (it holds {first}); nothing was written: choose another --out, "
-                        "or remove that folder to run the lesson again")
+        why = (f"holds lesson {folder / PLAN} with other settings" if same is False
+               else f"is not empty (it holds {first})")
+        raise UserError(f"{folder} {why}; nothing was written: choose another --out, or remove that folder to "
+                        "run the lesson again")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / PLAN, plan)
     except OSError as e:
         raise UserError(f"cannot create {folder}: {e.strerror}; choose another --out") from None
     return folder
 
 
+def _child_run(cfg, folder: Path, command: str):
+    """One run of a lesson: kept when finished, continued from its checkpoint, else (re)started. Ctrl-C
+    says to run the lesson's command again, which continues it."""
+    from ..runs.folder import has_checkpoint
+    from ..train.loop import TrainingInterrupted, resume, train
+    if has_checkpoint(folder):
+        print(f"continuing the lesson: {folder}", flush=True)
+    try:
+        return resume(folder) if has_checkpoint(folder) else train(cfg, out=folder)
+    except TrainingInterrupted as e:
+        first = str(e).split(";")[0]
+        raise TrainingInterrupted(f"{first} of {folder.name}; checkpoint saved. Continue the lesson with the same "
+                                  f"command:\n  {command}") from None
+
+
+def _command(path: Path, overrides: list[str], parent: Path) -> str:
+    sets = "".join(f" --set '{o}'" for o in overrides)
+    return f"dlp lesson {path.stem}{sets} --out {parent}"
+
+
 def run_compare(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> tuple[dict, Path]:
     """Several runs of one setup with one thing varied; child runs + comparison figure and table."""
     from ..track.compare import compare_runs
-    from ..train.loop import train
     variants = load_toml(path).get("variants") or []
     if not variants:
         raise UserError(f"compare lesson {path} has no [[variants]]")
-    parent = _parent_dir(lesson, path, out)
+    parent = _parent_dir(lesson, path, out, overrides)
     result, folders = {}, []
     for v in variants:
         cfg = load_config(path, list(v.get("set", [])) + overrides)
-        run = train(cfg, out=parent / v["name"])
+        run = _child_run(cfg, parent / v["name"], _command(path, overrides, parent))
         folders.append(run.folder)
         for k, val in run.summary["metrics"].items():
             result[f"{v['name']}.{k}"] = val
@@ -97,14 +132,13 @@ def run_compare(lesson: dict, path: Path, overrides: list[str], out: Path | None
 def run_cv(lesson: dict, path: Path, overrides: list[str], out: Path | None) -> tuple[dict, Path]:
     """k-fold cross-validation: fold i is the test split of child run i; mean ± std of its metrics.
     The data set does the folding (data.options.folds / fold), fitting preprocessing inside each fold."""
-    from ..train.loop import train
     k = int(lesson.get("folds", 5))
-    parent = _parent_dir(lesson, path, out)
+    parent = _parent_dir(lesson, path, out, overrides)
     per_fold: dict[str, list[float]] = {}
     for i in range(k):
         cfg = load_config(path, overrides)
         cfg.data.options = {**cfg.data.options, "folds": k, "fold": i}
-        run = train(cfg, out=parent / f"fold{i}")
+        run = _child_run(cfg, parent / f"fold{i}", _command(path, overrides, parent))
         for m, v in run.summary["metrics"].items():
             per_fold.setdefault(m, []).append(v)
     result = {}
@@ -120,8 +154,8 @@ def run_scratch(lesson: dict, path: Path, overrides: list[str], out: Path | None
     """Code that is not the loop (lectures 1–4, 8, 12): `entry = "NAME"`, a registered entry called as
     fn(out, quick)."""
     func: Callable = lesson_hooks()[0].get(str(lesson.get("entry")))
-    folder = _parent_dir(lesson, path, out)
-    result = func(folder, quick=quick)
+    folder = _parent_dir(lesson, path, out, overrides + (["--quick"] if quick else []))
+    result = func(folder, quick=quick)   # the same command again runs it again there
     write_json(folder / "result.json", result)
     return result, folder
 

@@ -37,7 +37,10 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
 def save_curves(fig, folder: str | Path, title: str) -> Path:
     """Title, lay out and write a curves figure as `curves.png` in the run folder; close it."""
     fig.suptitle(title)
-    fig.tight_layout()
+    # Fixed margins in inches for a row of panels: what tight_layout finds for these figures, without the
+    # half second it takes to measure every tick label (most of a small run's wall time).
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=0.75 / w, right=1 - 0.2 / w, bottom=0.55 / h, top=1 - 0.6 / h, wspace=0.3)
     out = Path(folder) / "curves.png"
     fig.savefig(out, dpi=110)
     plt.close(fig)
