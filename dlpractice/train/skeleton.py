@@ -8,6 +8,7 @@ optimizer step, its additive sums), `train_metrics()`, `epoch_metrics(train_metr
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -23,7 +24,8 @@ from ..config import RunConfig, from_dict
 from ..data.loader import AUGMENTS, TensorLoader
 from ..errors import UserError
 from ..runs.checkpoint import RESUME_KEYS, load_checkpoint, rng_state, set_rng_state
-from ..runs.folder import Run, crash_point, make_run_dir, plan_run_dir, remove_stale_temps, write_json
+from ..runs.folder import (Run, crash_point, has_checkpoint, make_run_dir, plan_run_dir, remove_stale_temps,
+                           write_json)
 from ..runs.tasks import add_sums
 from ..track.loggers import LOGGERS
 from .device import choose_device
@@ -154,7 +156,7 @@ class EpochLoop:
         write_json(self.folder / "data.json", self.meta)  # what predict/serve need to prepare inputs
         for lg in self.loggers:
             lg.start(self.folder, info, self.epoch)
-        with StopFlag() as stop:
+        with StopFlag() as stop, _saying_what_is_kept(self.folder):
             patience = self.patience()
             # an early-stopped run resumed before its summary was written: nothing more to train
             while self.epoch <= cfg.train.epochs and not (patience and self.since_best >= patience):
@@ -185,6 +187,20 @@ class EpochLoop:
                           f"{self.chooses_on} for {patience} epochs", flush=True)
                     break
         return self.finish(time.perf_counter() - t0, examples, train_seconds)
+
+
+@contextlib.contextmanager
+def _saying_what_is_kept(folder: Path):
+    """A run refused while it trains (its loss became non-finite): the error line also says what its folder
+    keeps and how to train again."""
+    try:
+        yield
+    except UserError as e:
+        if has_checkpoint(folder):
+            raise UserError(f"{e}. {folder} keeps the epochs trained before; to train "
+                            "again, use another --out") from None
+        raise UserError(f"{e}. Nothing was saved: the same command with the new settings starts again in "
+                        f"{folder}") from None
 
 
 def machine_threads() -> int:

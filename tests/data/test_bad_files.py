@@ -201,8 +201,16 @@ def test_an_image_folder_of_constant_images_is_refused(tmp_path):
 
 # -- divergence: one line with the likely cause ------------------------------------------------------------
 def test_a_huge_weight_decay_is_named(tmp_path):
-    refused(tmp_path, "data.dataset=digits", "model.name=mlp", "train.epochs=1", "optim.weight_decay=1e30",
-            match=r"loss became nan at epoch 1 step \d+: optim\.weight_decay = 1e\+30 is huge", started=True)
+    """...and the line says the folder holds nothing worth keeping: the same command with a sane value
+    trains there."""
+    sets = ["data.dataset=digits", "model.name=mlp", "train.epochs=1", "data.limit_train=200"]
+    refused(tmp_path, *sets, "optim.weight_decay=1e30",
+            match=r"loss became nan at epoch 1 step \d+: optim\.weight_decay = 1e\+30 is huge .*; lower it\. "
+                  rf"Nothing was saved: the same command with the new settings starts again in {tmp_path / 'run'}$",
+            started=True)
+    again = dlp("train", *[a for s in sets + ["optim.weight_decay=1e-4"] for a in ("--set", s)], "--set",
+                "log.progress=false", "--out", tmp_path / "run")
+    assert again.returncode == 0, again.stderr
 
 
 def test_unscaled_huge_inputs_are_named(tmp_path):
@@ -217,7 +225,8 @@ def test_unscaled_huge_inputs_are_named(tmp_path):
 
 def test_a_too_large_learning_rate_is_named(tmp_path):
     refused(tmp_path, "data.dataset=course-linear", "model.name=linear", "optim.lr=10", "train.epochs=200",
-            match=r"loss became (nan|inf).*the steps are too large: lower optim\.lr \(now 10\)", started=True)
+            match=r"loss became (nan|inf).*the steps are too large: lower optim\.lr \(now 10\)\. .*run keeps the "
+                  r"epochs trained before; to train again, use another --out$", started=True)
 
 
 def test_input_trouble_names_non_finite_batches():
