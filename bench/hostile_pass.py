@@ -1,6 +1,5 @@
 """A hostile user's pass over the real `dlp`: every setting outside and at its bounds, damaged data files and
 checkpoints, run folders that hold the user's files, a full disk, kill -9 at random moments, hostile HTTP.
-
     python bench/hostile_pass.py [--work DIR] [--only CATEGORY] [--subprocess]
 
 Categories: config, cli, data, checkpoints, runfolders, disk, kill, http. Every input must end in one of two ways:
@@ -27,17 +26,14 @@ COUNTS = ("tracebacks", "silent accepts", "valid inputs refused", "refusals not 
 CATEGORIES = ("config", "cli", "data", "checkpoints", "runfolders", "disk", "kill", "http")
 PY = sys.executable
 
-
 class Tally:
     def __init__(self):
         self.rows, self.counts = [], dict.fromkeys(COUNTS, 0)
-
     def add(self, cat, what, code, last, bad, detail="", why=""):
         for b in dict.fromkeys(bad):
             self.counts[b] += 1
         self.rows.append({"cat": cat, "what": what, "code": code, "last": last, "bad": list(dict.fromkeys(bad)),
                           "detail": detail, "why": why})
-
 
 def preimport():
     """Everything a child may import, imported once here; no torch op runs (no OpenMP pool to fork)."""
@@ -55,7 +51,6 @@ def preimport():
         except ImportError:
             pass
 
-
 def snapshot(paths) -> dict:
     out = {}
     for p in paths:
@@ -66,11 +61,9 @@ def snapshot(paths) -> dict:
                 out[str(f)] = hashlib.sha1(f.read_bytes()).hexdigest()
     return out
 
-
 def changed(before: dict) -> list[str]:
     now = snapshot([Path(p) for p in before])
     return [p for p, h in before.items() if now.get(p) != h]
-
 
 def forked(fn, *args, timeout=120):
     """fn(*args) in a forked child (torch ops allowed there); its JSON-able result, or {'error': text}."""
@@ -91,7 +84,6 @@ def forked(fn, *args, timeout=120):
         text = f.read()
     os.waitpid(pid, 0)
     return json.loads(text or '{"error": "no answer"}')
-
 
 def child(c: Case, folder: Path, out: Path, err: Path):
     code = 1
@@ -126,11 +118,9 @@ def child(c: Case, folder: Path, out: Path, err: Path):
     finally:
         os._exit(code & 0xFF)
 
-
 def command(c: Case) -> str:
     env = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in c.env.items())
     return (env + " " if env else "") + "dlp " + " ".join(shlex.quote(str(a)) for a in c.argv)
-
 
 def judge(c: Case, code, out: str, err: str, hung: bool) -> list[str]:
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -145,13 +135,11 @@ def judge(c: Case, code, out: str, err: str, hung: bool) -> list[str]:
             (["valid inputs refused"] if c.refuse is False else [])
     return ["other exit codes"]
 
-
 class Runner:
     def __init__(self, work: Path, tally: Tally, jobs: int = 2, all_subprocess: bool = False):
         self.work, self.t, self.jobs, self.all_sub, self.n = work, tally, jobs, all_subprocess, 0
         for d in ("cases", "logs"):
             shutil.rmtree(work / d, ignore_errors=True)
-
     def start(self, c: Case):
         self.n += 1
         folder = c.cwd or self.work / "cases" / c.cat / f"{self.n:04d}"
@@ -176,7 +164,6 @@ class Runner:
                 child(c, folder, out, err)
         return {"c": c, "pid": pid, "p": p, "t0": time.time(), "folder": folder, "out": out, "err": err,
                 "keep": keep, "whole": whole}
-
     def finish(self, j, code, hung):
         c, out, err = j["c"], j["out"].read_text(errors="replace"), j["err"].read_text(errors="replace")
         if c.serve and "serving " in out:
@@ -199,7 +186,6 @@ class Runner:
         self.t.add(c.cat, c.what, "hang" if hung else code, (tail or [""])[-1][:120], bad, detail, c.why)
         if not bad and c.cwd is None:
             shutil.rmtree(j["folder"], ignore_errors=True)
-
     def run(self, cases: list[Case]):
         queue, running = list(cases), []
         while queue or running:
@@ -230,7 +216,6 @@ class Runner:
                     self.finish(j, code, late and not serving and code == -9)
             time.sleep(0.02)
 
-
 # -- fixtures: good runs to damage, serve and compare ----------------------------------------------------------------
 def fixtures(run: Runner, work: Path) -> dict:
     fx = work / "fixtures"
@@ -251,7 +236,6 @@ def fixtures(run: Runner, work: Path) -> dict:
         sys.exit(f"could not build the damaged checkpoints: {res}")
     return {**paths, "fx": fx, "png": fx / "digit.png", "img-unfinished": fx / "img-unfinished", "blobs": fx / "blobs"}
 
-
 def _load_all(run: str) -> dict:
     from dlpractice.errors import UserError
     from dlpractice.runs.checkpoint import load_checkpoint
@@ -263,14 +247,12 @@ def _load_all(run: str) -> dict:
             bad.append(f"{p.name}: {e}")
     return {"bad": bad}
 
-
 def loads(run: Path):
     """A check: every checkpoint file that exists in `run` loads."""
     def check(folder):
         res = forked(_load_all, str(run))
         return ["checkpoints unloadable"] if res.get("bad") or "error" in res else []
     return check
-
 
 # -- a full disk: tmpfs of several sizes, and one filled between two epochs ----------------------------------------------
 def disk(run: Runner, work: Path):
@@ -303,7 +285,6 @@ def disk(run: Runner, work: Path):
     run.run([Case("disk", "--resume once space is free again", ["train", "--resume", str(full / "run")], False, cwd=base,
                   check=lambda f: loads(full / "run")(f) + same(f))])
 
-
 # -- kill -9 at random moments, then what a user does ------------------------------------------------------------------
 def kill(t: Tally, work: Path, n: int = 10, seed: int = 0):
     base = work / "kill"
@@ -314,7 +295,6 @@ def kill(t: Tally, work: Path, n: int = 10, seed: int = 0):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     (base / "ref").mkdir(parents=True)
     (base / "ref2").mkdir()
-
     def timed(folder):   # seconds to the first line (the run starts writing) and to the end
         t0, p = time.time(), subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         p.stdout.readline()
@@ -329,7 +309,6 @@ def kill(t: Tally, work: Path, n: int = 10, seed: int = 0):
     ref = (base / "ref" / "RUN" / "metrics.csv").read_bytes()
     # half over the whole run, half over the part that writes files (from its first line on)
     delays = [random.Random(seed + i).uniform(0.5 if i % 2 else first, span) for i in range(n)]
-
     def one(i):
         d = base / f"k{i}"
         d.mkdir()
@@ -358,7 +337,6 @@ def kill(t: Tally, work: Path, n: int = 10, seed: int = 0):
                   last.returncode, (tail or [""])[-1][:120], bad,
                   f"$ {shlex.join(cmd[2:])}  [in {base / f'k{i}'}]\n" + "\n".join("  " + ln for ln in tail[-4:]))
 
-
 # -- HTTP: real `dlp serve` servers of an image, a names and a table run -----------------------------------------------
 def send(port, method, path, body=None, headers=None, timeout=60):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -375,12 +353,10 @@ def send(port, method, path, body=None, headers=None, timeout=60):
     finally:
         conn.close()
 
-
 def multipart(files, boundary="hostile"):
     parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{n}"\r\n'
              f"Content-Type: image/png\r\n\r\n".encode() + d + b"\r\n" for n, d in files]
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
 
 def requests(kind: str) -> list:
     """(what, method, path, body, headers, ok): ok True must be 2xx, False must be 4xx, None either."""
@@ -452,7 +428,6 @@ def requests(kind: str) -> list:
                ("a NaN cell", "POST", "/predict", b'{"rows": [[NaN, 0, 0, 0, 0, 0, 0, 0]]}', J, None)]
     return rq
 
-
 def judge_http(ok, status, body) -> list[str]:
     bad = ["5xx"] if status >= 500 and status != 503 else []
     if status == 0 or status >= 400 and not (isinstance(body, dict) and set(body) == {"error"} and isinstance(body["error"], str)):
@@ -462,7 +437,6 @@ def judge_http(ok, status, body) -> list[str]:
     if ok is False and 200 <= status < 300:
         bad.append("silent accepts")
     return bad
-
 
 def http_pass(t: Tally, fx: dict, work: Path):
     servers = {}
@@ -490,7 +464,6 @@ def http_pass(t: Tally, fx: dict, work: Path):
         if "names" in ports:
             heavy = json.dumps(["\ufdfa" * 256] * 256).encode()
             stop, waits = threading.Event(), []
-
             def hammer():
                 while not stop.is_set():
                     send(ports["names"], "POST", "/predict", heavy, {"Content-Type": "application/json"})
@@ -516,7 +489,6 @@ def http_pass(t: Tally, fx: dict, work: Path):
             p.terminate()
             p.wait(timeout=30)
             log.close()
-
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -558,7 +530,6 @@ def main() -> int:
     report(t, work, time.time() - t0)
     return 1 if any(t.counts.values()) else 0
 
-
 def report(t: Tally, work: Path, seconds: float):
     for r in t.rows:
         print(f"{'!!' if r['bad'] else 'ok'} {str(r['code']):>4}  {r['cat']:<11} {r['what'][:58]:<58}  {r['last'][:100]}")
@@ -572,7 +543,6 @@ def report(t: Tally, work: Path, seconds: float):
         print(f"[{r['cat']}] {r['what']} → {r['code']} {r['last'][:90]}  ({r['why']})")
     (work / "results.json").write_text(json.dumps(t.rows, indent=1, ensure_ascii=False))
     print(f"\n{len(t.rows)} inputs in {seconds:.0f} s: " + ", ".join(f"{k} {v}" for k, v in t.counts.items()))
-
 
 if __name__ == "__main__":
     sys.exit(main())
