@@ -51,7 +51,7 @@ def loads_or_one_line(cfg: DataConfig, name: str, size=None) -> None:
     except UserError as e:
         msg = str(e)
         assert "\n" not in msg.strip() or msg.startswith("cannot find"), msg
-        assert name in msg or "data.options" in msg or "label" in msg, msg
+        assert name in msg or "data.options" in msg or "data.val_fraction" in msg, msg   # the file, or what to set
         return
     assert len(bundle.splits["train"]) > 0
 

@@ -140,7 +140,7 @@ def test_option_errors(tmp_path):
         load_dataset(DataConfig(dataset="csv", options={"path": str(_write(tmp_path / "b.csv", bad)),
                                                         "numeric": ["a"]}))
     tiny = "a,y\n1,0\n2,1\n3,0\n4,1\n"
-    with pytest.raises(UserError, match="cannot split 4 rows"):
+    with pytest.raises(UserError, match="cannot split the 4 rows of t.csv"):
         load_dataset(DataConfig(dataset="csv", options={"path": str(_write(tmp_path / "t.csv", tiny))}))
 
 

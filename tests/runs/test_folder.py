@@ -150,5 +150,5 @@ def test_lesson_parent_refuses_a_non_empty_folder(tmp_path):
     from dlpractice.lessons import _parent_dir
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(UserError, match="not empty"):
-        _parent_dir({}, Path("lesson.toml"), tmp_path)
+        _parent_dir({}, Path("lesson.toml"), tmp_path, [])
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
