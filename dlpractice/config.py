@@ -292,6 +292,13 @@ def _shown(value: Any, n: int = 80) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
+def _is_table(section: str, name: str) -> bool:
+    """Whether `section.name` is a table setting (model.args, data.options, optim.args, gan.d_args)."""
+    cls = _SECTION_TYPES.get(section)
+    f = next((f for f in fields(cls) if f.name == name), None) if cls else None
+    return f is not None and f.default is dataclasses.MISSING and isinstance(f.default_factory(), dict)
+
+
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
     """Apply `section.key=value` (or `model.args.width=2`) overrides."""
     for item in overrides:
@@ -302,12 +309,15 @@ def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
         if len(parts) > MAX_NESTING:
             raise UserError(f"setting {_clip(key)} nests more than {MAX_NESTING} levels deep")
         value = parse_value(text.strip())
-        if len(parts) >= 3 and parts[1] in ("args", "options"):
-            # nested dict settings: model.args.width=2 sets one entry of model.args
-            target = dict(getattr(getattr(cfg, parts[0], None) or RunConfig(), parts[1]))
+        if len(parts) >= 3 and _is_table(parts[0], parts[1]):
+            # table settings: model.args.width=2 (or gan.d_args.width=2) sets one entry of the table
+            target = dict(getattr(cfg, parts[0]).__dict__[parts[1]])
             node = target
-            for p in parts[2:-1]:
-                node = node.setdefault(p, {})
+            for i, p in enumerate(parts[2:-1], 2):
+                if not isinstance(node.setdefault(p, {}), dict):
+                    raise UserError(f"setting '{'.'.join(parts[:i + 1])}' is {_shown(node[p])}, not a table; "
+                                    f"cannot set {_clip(key)} inside it")
+                node = node[p]
             node[parts[-1]] = value
             from_dict({parts[0]: {parts[1]: target}}, cfg)
         elif len(parts) == 2:

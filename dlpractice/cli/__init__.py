@@ -106,8 +106,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError("--data-dir must not hold a NUL character")
             paths.DATA_DIR = Path(args.data_dir)
         return args.func(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except UserError as e:   # one line, always: a message that lists things is folded onto it
+        print("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), file=sys.stderr)
+        return 2
+    except OSError as e:   # a full disk, a read-only folder, ... met by a command's own writes
+        from ..runs.folder import _WHY
+        if e.errno not in _WHY or not e.filename:
+            raise
+        print(f"error: {e.filename}: {_WHY[e.errno]}; free space, or choose a folder that exists and can be "
+              "written, then run the command again", file=sys.stderr)
         return 2
     except Exception as e:  # Ctrl-C inside training: a checkpoint was saved, say how to resume
         if type(e).__name__ != "TrainingInterrupted":

@@ -39,6 +39,9 @@ def cmd_datasets(args) -> int:
 
 def cmd_runs(args) -> int:
     root = Path(args.runs_dir)
+    if root.exists() and not root.is_dir():
+        from ..errors import UserError
+        raise UserError(f"--runs-dir {root} is a file, not a folder of runs")
     rows = []
     for cfg in sorted(root.glob("**/config.toml")) if root.is_dir() else []:
         s = cfg.parent / "summary.json"

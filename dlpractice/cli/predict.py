@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def cmd_evaluate(args) -> int:
@@ -20,6 +21,16 @@ def cmd_predict(args) -> int:
         raise UserError(f"--top must be at least 1 (classes shown per input), got {args.top}")
     from ..runs.predictor import Predictor
     pred = Predictor(args.run, args.checkpoint)
+    kind = pred.meta.get("input")
+    wrong = ([f for f, given in (("--text", args.text), ("--interactive", args.interactive)) if given and kind != "sequence"]
+             + (["--csv"] if args.csv and kind in ("image", "sequence") else []))
+    if wrong:
+        what = {"image": "image files", "sequence": "names with --text (or --interactive)"}.get(kind, "a CSV with --csv")
+        raise UserError(f"{args.run} is a{'n' if kind == 'image' else ''} {kind} run: {', '.join(wrong)} is not for it; "
+                        f"give it {what}")
+    if kind == "sequence" and (files := [i for i in args.inputs if Path(i).is_file()]):
+        raise UserError(f"{args.run} is a sequence run: it classifies the strings given, and {files[0]} is a file; "
+                        "give names with --text (or one per line on stdin with --interactive)")
     if args.interactive:
         from ..inputs.sequence import interactive
         interactive(pred, top=args.top)

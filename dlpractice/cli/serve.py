@@ -65,8 +65,9 @@ def cmd_serve(args) -> int:
     info = app.state.info
     print(f"serving {args.run} ({info['model']}, {info['task']} on {info['dataset']}) at http://{shown}:{port}/ "
           "— POST /predict, GET /model, GET /health; Ctrl-C stops", flush=True)
+    from ..serve.wire import JsonErrorH11Protocol
     server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=args.log_level == "info",
-                                           timeout_keep_alive=30))
+                                           timeout_keep_alive=30, http=JsonErrorH11Protocol))
     server.run(sockets=[sock])
     return 0
 

@@ -113,9 +113,9 @@ def fetch(filename: str, urls: list[str], sha256: str, dest_dir: Path, timeout: 
             failures.append(f"{url}: {e}")
         finally:
             tmp.unlink(missing_ok=True)  # after a successful os.replace the temp name is already gone
-    tried = "\n  ".join(failures) if failures else "(no URLs given)"
-    raise UserError(f"could not download {filename} (sha256 {want}) into {dest_dir}; tried:\n  {tried}"
-                    + (f"\n{hint}" if hint else ""))
+    tried = "; ".join(failures) if failures else "(no URLs given)"
+    raise UserError(f"could not download {filename} (sha256 {want}) into {dest_dir}; tried: {tried}."
+                    + (f" {' '.join(hint.split())}" if hint else ""))
 
 
 def ensure_files(folder: Path, files: dict[str, str], mirrors: list[str], timeout: float = TIMEOUT,

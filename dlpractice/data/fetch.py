@@ -94,7 +94,7 @@ def fetch(name: str, dest: Path | None = None, force: bool = False) -> Path:
                         "Create New Token) and save it as ~/.kaggle/kaggle.json (chmod 600), or set "
                         "KAGGLE_USERNAME and KAGGLE_KEY")
     if problems:
-        raise UserError(f"cannot download '{name}' from Kaggle: " + "; ".join(problems) + ".\n" + how_to_get(name))
+        raise UserError(f"cannot download '{name}' from Kaggle: " + "; ".join(problems) + ". " + " ".join(how_to_get(name).split()))
     try:
         from kaggle.api.kaggle_api_extended import KaggleApi
         api = KaggleApi()

@@ -35,8 +35,7 @@ from .registry import DataBundle, check_options, fixed_test_split, fraction_opti
     int_option, path_option, register_dataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-LAYOUT = ("expected one subfolder per class holding its images, e.g.\n"
-          "  {root}/cat/001.png\n  {root}/cat/002.jpg\n  {root}/dog/001.png")
+LAYOUT = "expected one subfolder per class holding its images, e.g. {root}/cat/001.png, {root}/dog/001.png"
 OPTIONS = ("path", "test_path", "channels", "size", "polarity", "test_fraction")
 MAX_PIXELS = 40_000_000   # refuse decompression bombs before decoding
 MAX_SIDE = 1024           # data.options.size: larger squares of a whole folder would not fit in memory
@@ -99,10 +98,10 @@ def report_skipped(skipped: list[tuple[Path, str]], root: Path) -> None:
     """One warning on stderr: the first few unreadable files by name, then how many in all."""
     if not skipped:
         return
-    lines = [f"  {p}: {why}" for p, why in skipped[:NAMED]]
-    more = f"\n  ... and {len(skipped) - NAMED} more" if len(skipped) > NAMED else ""
-    print(f"warning: skipped {len(skipped)} unreadable image file(s) in {root}:\n" + "\n".join(lines) + more,
-          file=sys.stderr, flush=True)
+    named = "; ".join(f"{p} ({why})" for p, why in skipped[:NAMED])
+    more = f"; and {len(skipped) - NAMED} more" if len(skipped) > NAMED else ""
+    print(f"warning: skipped {len(skipped)} unreadable image file(s) in {root}: {named}{more}", file=sys.stderr,
+          flush=True)
 
 
 def _options(cfg: DataConfig) -> dict:
@@ -148,9 +147,10 @@ def load_image_folder(cfg: DataConfig, size: int | None = None) -> DataBundle:
         raise UserError(f"image folder {root} has a single class subfolder ({classes[0]}); a classifier needs at "
                         f"least 2 classes: add a subfolder of images for each other class, e.g. {root}/other/001.png")
     x, y, skipped = read_images(files, size, opts["channels"])
+    if not len(y):   # the refusal alone: one line
+        raise UserError(f"none of the {len(files)} image files in {root} could be read (e.g. {skipped[0][0]}: "
+                        f"{skipped[0][1]}); {LAYOUT.format(root=root)}")
     report_skipped(skipped, root)
-    if not len(y):
-        raise UserError(f"none of the {len(files)} image files in {root} could be read; {LAYOUT.format(root=root)}")
     if len(np.unique(y)) < 2:
         raise UserError(f"only the images of class '{classes[int(y[0])]}' in {root} could be read; a classifier "
                         "needs readable images of at least 2 classes")

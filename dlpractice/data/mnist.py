@@ -54,7 +54,7 @@ def mnist_files(checksums: dict[str, str] | None = None) -> dict[str, Path]:
     missing = {name: sha for name, sha in checksums.items() if found[name] is None}
     target = cache_dir() / "mnist"
     looked = ", ".join(str(d / "mnist") for d in search_dirs())
-    hint = (f"Looked in: {looked}.\nPut the *-ubyte.gz files from one of {', '.join(MIRRORS)} into "
+    hint = (f"Looked in: {looked}. Put the *-ubyte.gz files from one of {', '.join(MIRRORS)} into "
             f"{target} (or <data-dir>/mnist), or set {MIRRORS_ENV} to other mirrors (comma-separated base URLs).")
     found.update(ensure_files(target, missing, mirrors(), hint=hint))
     return found  # type: ignore[return-value]

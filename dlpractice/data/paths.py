@@ -40,8 +40,6 @@ def find_data(subdir: str, files: list[str], extra: list[Path] | None = None,
     for folder in candidates:
         if all((folder / f).is_file() for f in files):
             return folder
-    looked = "\n  ".join(str(c) for c in candidates)
-    raise UserError(
-        f"data set '{subdir}' not found: need {', '.join(files)} in one of\n  {looked}\n"
-        f"{how_to_get or 'Put the files there, or pass --data-dir DIR / set DLP_DATA_DIR.'}"
-    )
+    looked = ", ".join(str(c) for c in candidates)
+    how = " ".join(str(how_to_get or "Put the files there, or pass --data-dir DIR / set DLP_DATA_DIR.").split())
+    raise UserError(f"data set '{subdir}' not found: need {', '.join(files)} in one of: {looked}. {how}")

@@ -239,6 +239,9 @@ def _split_rows(n: int, y: np.ndarray, stratify: bool, opts: dict, cfg: DataConf
     seed = int_option(opts, "test_seed", 0)
     idx = np.arange(n)
     strat = y if stratify else None
+    if "fold" in opts and not opts.get("folds"):
+        raise UserError("data.options.fold needs data.options.folds (how many folds, ≥ 2); without it the fixed "
+                        "test split is used, so set both or neither")
     if opts.get("folds"):
         k, fold = int_option(opts, "folds", 0), int_option(opts, "fold", 0)
         if k < 2 or not 0 <= fold < k:

@@ -160,6 +160,9 @@ def text_bundle(name: str, train: tuple[list[str], list[int]], test: tuple[list[
 
     Validation is carved from train (stratified when every class has two examples); the vocabulary is
     built from the remaining training strings only."""
+    if len(set(np.asarray(train[1]).tolist())) < 2:
+        raise UserError(f"the training strings of '{name}' ({source}) all have one label "
+                        f"({list(classes)[:1]}); a classifier needs at least two")
     unknown = opts.get("unknown", "unk")
     lowercase = bool_option(opts, "lowercase", False)
     max_length = int_option(opts, "max_length", 0, 0, what="0: no limit")

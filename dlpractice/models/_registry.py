@@ -38,7 +38,7 @@ class ModelSpec:
                 own.add("flip_average")
         return own
 
-    def resolve_args(self, meta: dict, user: dict) -> dict:
+    def resolve_args(self, meta: dict, user: dict, where: str = "model.args") -> dict:
         """Model arguments from the data (`num_classes`, `in_channels`, `in_features`, ...) plus the
         user's `model.args`; unknown user arguments are a UserError naming the accepted ones."""
         ok = self.accepts()
@@ -48,6 +48,10 @@ class ModelSpec:
                             f"it accepts: {', '.join(sorted(ok))}")
         args = {k: meta[k] for k in ("num_classes", "in_channels", "in_features", "vocab_size", "out_features")
                 if k in ok and k in meta}
+        for k, v in user.items():   # what the data decides cannot be set otherwise: it would fail inside a step
+            if k in args and v != args[k]:
+                raise UserError(f"{where}.{k} = {v!r} contradicts the data set ({meta.get('dataset') or 'its data'} "
+                                f"gives {k} = {args[k]}); remove {where}.{k}: it is taken from the data")
         args.update(user)
         return args
 

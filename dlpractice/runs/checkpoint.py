@@ -94,6 +94,7 @@ def load_checkpoint(path: Path, need: tuple[str, ...] = ("model",)) -> dict:
         raise UserError(f"cannot read checkpoint {path}: {e.strerror}") from None
     if not data:
         raise UserError(f"checkpoint {path} is empty (0 bytes): its write never finished; {_after(path)}")
+    undigested = False
     if data.startswith(MAGIC):
         digest, body = data[len(MAGIC):HEADER - 1], memoryview(data)[HEADER:]
         if len(data) < HEADER or data[HEADER - 1:HEADER] != b"\n" or \
@@ -101,9 +102,7 @@ def load_checkpoint(path: Path, need: tuple[str, ...] = ("model",)) -> dict:
             raise UserError(f"checkpoint {path} is damaged: its contents do not match the digest written with "
                             f"it (a changed byte or a cut-off file); {_after(path)}")
     elif data.startswith(b"PK"):
-        body = memoryview(data)
-        print(f"warning: checkpoint {path} has no digest (written by an older dlpractice), so damage to it "
-              "cannot be detected; it is loaded weights_only as before", file=sys.stderr, flush=True)
+        body, undigested = memoryview(data), True
     else:
         raise UserError(f"checkpoint {path} is not a dlpractice checkpoint (neither a digest header nor a "
                         f"torch.save file); {_after(path)}")
@@ -111,9 +110,9 @@ def load_checkpoint(path: Path, need: tuple[str, ...] = ("model",)) -> dict:
         ckpt = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise UserError(f"checkpoint {path} was refused: it holds objects other than tensors and plain "
-                        f"data, which could run code when loaded ({str(e).splitlines()[0]})") from None
+                        f"data, which could run code when loaded ({_first_line(e)})") from None
     except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise UserError(f"checkpoint {path} is truncated or corrupt ({str(e).splitlines()[0]}); "
+        raise UserError(f"checkpoint {path} is truncated or corrupt ({_first_line(e)}); "
                         f"{_after(path)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
         raise UserError(f"checkpoint {path} is not a dlpractice checkpoint (format {FORMAT})")
@@ -121,7 +120,16 @@ def load_checkpoint(path: Path, need: tuple[str, ...] = ("model",)) -> dict:
     if missing:
         raise UserError(f"checkpoint {path} lacks {', '.join(missing)}: it was not written by a dlpractice "
                         f"training run; {_after(path)}")
+    if undigested:   # said only of a file that loads: a refusal stays the one line
+        print(f"warning: checkpoint {path} has no digest (written by an older dlpractice), so damage to it "
+              "cannot be detected; it is loaded weights_only as before", file=sys.stderr, flush=True)
     return ckpt
+
+
+def _first_line(e: Exception) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
 
 
 def load_weights(module: torch.nn.Module, state: dict, path: Path, finite: bool = True) -> None:

@@ -96,7 +96,7 @@ class GanTrainer(EpochLoop):
         self.g_args = self.g_spec.resolve_args(data.meta, cfg.model.args)
         if "channels" in self.g_spec.accepts():
             self.g_args.setdefault("channels", data.meta["in_channels"])
-        self.d_args = self.d_spec.resolve_args(data.meta, cfg.gan.d_args)
+        self.d_args = self.d_spec.resolve_args(data.meta, cfg.gan.d_args, "gan.d_args")
         with torch.device("meta"):   # both players' arguments checked (no memory, no weights) before the scorer
             build_model(self.g_spec.name, self.g_args), build_model(self.d_spec.name, self.d_args)
         # The scorer next: training it on first use draws from the global RNG, seeded below for the GAN.

@@ -24,8 +24,8 @@ from ..config import RunConfig, from_dict
 from ..data.loader import AUGMENTS, TensorLoader
 from ..errors import UserError
 from ..runs.checkpoint import RESUME_KEYS, load_checkpoint, rng_state, set_rng_state
-from ..runs.folder import (Run, crash_point, has_checkpoint, make_run_dir, plan_run_dir, remove_stale_temps,
-                           write_json)
+from ..runs.folder import (Run, crash_point, disk_error, has_checkpoint, make_run_dir, plan_run_dir,
+                           remove_stale_temps, write_json)
 from ..runs.tasks import add_sums
 from ..track.loggers import LOGGERS
 from .device import choose_device
@@ -219,12 +219,29 @@ def start_run(loop: type, cfg: RunConfig, out: str | Path | None = None, loggers
     return trainer.fit()
 
 
+def draw_figures(folder: Path, summary: dict) -> None:
+    """A finished supervised run's `curves.png` and `report.html` (a report that fails only warns); a full
+    disk or a read-only folder is one line saying how to draw them later."""
+    from ..track.plots import plot_curves  # matplotlib: only once a run finishes
+    from ..track.report import report_at_end
+    try:
+        plot_curves(folder, f"{summary.get('model', '')} on {summary.get('dataset', '')}", summary.get("best_epoch"))
+    except OSError as e:
+        raise disk_error(e, folder / "curves.png", f"the run itself is finished and saved; once it can be written, "
+                                                   f"`dlp train --resume {folder}` draws it") from None
+    report_at_end(folder)  # report.html: curves, final metrics, overfitting note
+
+
 def finished_run(folder: str | Path) -> Run | None:
-    """The run at `folder` if it has finished (its summary.json is written), said on stdout; else None."""
+    """The run at `folder` if it has finished (its summary.json is written), said on stdout; else None.
+    Figures that a kill or a full disk kept from being drawn are drawn now; nothing else is touched."""
     folder = Path(folder)
     if not ((folder / "summary.json").is_file() and (folder / "config.toml").is_file()):
         return None
     run = Run(folder)
+    if not (folder / "report.html").is_file() and run.summary.get("task") != "generation":
+        print(f"{folder}: drawing curves.png and report.html, which the finished run did not get to", flush=True)
+        draw_figures(folder, run.summary)
     try:
         epochs = f"after {int(run.summary['epochs'])} epochs "
     except (ValueError, KeyError, TypeError):

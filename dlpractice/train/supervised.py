@@ -16,7 +16,7 @@ from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
-from .skeleton import EpochLoop, build_loggers, progress_state, restore_progress, seed_everything, start_progress, \
+from .skeleton import EpochLoop, build_loggers, draw_figures, progress_state, restore_progress, seed_everything, start_progress, \
     training_loader
 
 
@@ -173,10 +173,7 @@ class Trainer(EpochLoop):
         if self.task.primary == "accuracy":
             summary["test_accuracy"] = metrics["accuracy"]
         write_json(self.folder / "summary.json", summary)
-        from ..track.plots import plot_curves  # matplotlib: only once a run finishes
-        from ..track.report import report_at_end
-        plot_curves(self.folder, f"{self.spec.name} on {self.data.name}", self.best_epoch)
-        report_at_end(self.folder)  # report.html: curves, final metrics, overfitting note
+        draw_figures(self.folder, summary)  # curves.png, report.html
         for lg in self.loggers:
             lg.end(summary)
         return Run(self.folder)

@@ -66,7 +66,8 @@ def served(folder, **limits) -> str:
         from dlpractice.cli.serve import _bind
         app = build_app(Predictor(folder), Limits(**limits))
         sock = _bind("127.0.0.1", 0)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        from dlpractice.serve.wire import JsonErrorH11Protocol
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=JsonErrorH11Protocol))
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
         deadline = time.monotonic() + 180                           # sized for a machine other jobs share
         while not server.started:

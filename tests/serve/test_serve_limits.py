@@ -142,3 +142,18 @@ def test_openapi_documents_every_status_and_what_is_accepted(names_run, diabetes
     # what the schema now excludes is what the server refuses
     assert client.post(f"{served(names_run)}/predict", json=[""]).status_code == 422
     assert client.post(f"{served(diabetes_run)}/predict", json={"rows": []}).status_code == 422
+
+
+def test_a_request_uvicorn_cannot_parse_gets_a_json_error(names_run):
+    """`Content-Length: abc` is refused by the HTTP layer before the app runs: still 400 {"error": ...}."""
+    import json
+    import socket
+    host, port = served(names_run).removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as s:
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n[]")
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, raw
+    assert "malformed HTTP request" in json.loads(body)["error"]
