@@ -110,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), file=sys.stderr)
         return 2
     except OSError as e:   # a full disk, a read-only folder, ... met by a command's own writes
-        from ..runs.folder import _WHY
-        if e.errno not in _WHY or not e.filename:
+        from ..runs.folder import WRITE_ERRNOS, disk_error
+        if e.errno not in WRITE_ERRNOS or not e.filename:
             raise
-        print(f"error: {e.filename}: {_WHY[e.errno]}; free space, or choose a folder that exists and can be "
-              "written, then run the command again", file=sys.stderr)
+        again = "free space, or choose a folder that exists and can be written, then run the command again"
+        print(f"error: {disk_error(e, e.filename, again)}", file=sys.stderr)
         return 2
     except Exception as e:  # Ctrl-C inside training: a checkpoint was saved, say how to resume
         if type(e).__name__ != "TrainingInterrupted":

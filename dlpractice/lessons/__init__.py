@@ -95,10 +95,11 @@ def _child_run(cfg, folder: Path, command: str):
     says to run the lesson's command again, which continues it."""
     from ..runs.folder import has_checkpoint
     from ..train.loop import TrainingInterrupted, resume, train
-    if has_checkpoint(folder):
+    saved = has_checkpoint(folder)
+    if saved:
         print(f"continuing the lesson: {folder}", flush=True)
     try:
-        return resume(folder) if has_checkpoint(folder) else train(cfg, out=folder)
+        return resume(folder) if saved else train(cfg, out=folder)
     except TrainingInterrupted as e:
         first = str(e).split(";")[0]
         raise TrainingInterrupted(f"{first} of {folder.name}; checkpoint saved. Continue the lesson with the same "

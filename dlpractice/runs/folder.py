@@ -49,6 +49,9 @@ _WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used 
         errno.ENOTDIR: "a part of its path is a file, not a folder"}
 
 
+WRITE_ERRNOS = frozenset(_WHY)   # what disk_error explains: an OSError with another errno is not the user's
+
+
 def disk_error(e: OSError, path: Path, after: str) -> UserError:
     """A failed write as one line: the file, why (full disk, read-only, missing folder) and `after`."""
     return UserError(f"cannot write {path}: {_WHY.get(e.errno, e.strerror or str(e))}; {after}")
