@@ -105,12 +105,20 @@ class TrainConfig:
     checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0,
                                max=MAX_STEPS)
     eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
-    threads: int = _f(0, "torch CPU threads (0: torch's default)", min=0, max=MAX_THREADS)
+    threads: int = _f(0, "torch CPU threads per process (0: torch's default, or the cores divided by the ranks "
+                      "on this machine)", min=0, max=MAX_THREADS)
     deterministic: bool = _f(True, "CUDA: deterministic kernels, so runs repeat and resume exactly (a little "
                              "slower); false: the fastest kernels")
     ema: float = _f(0.0, "decay per step of a moving average of the weights, which is then what is evaluated, "
                     "chosen and saved (e.g. 0.999; shorter in the first steps); 0: off", min=0.0, max=1.0,
                     open_max=True)
+    nproc: int = _f(1, "processes on this machine that train the run together (DistributedDataParallel, "
+                    "one rank each; data.batch_size stays the global batch); `--nproc N` sets it", min=1,
+                    max=MAX_THREADS)
+    sync_bn: bool = _f(False, "with more than one rank: BatchNorm statistics over the global batch "
+                       "(SyncBatchNorm) instead of each rank's share")
+    dist_timeout: int = _f(300, "seconds a rank waits for the others in one collective before the job ends "
+                           "(a lost rank or machine)", min=10, max=86_400)
 
 
 @dataclass

@@ -22,6 +22,12 @@ def _add_common_run(p: argparse.ArgumentParser) -> None:
                         "same as --set log.loggers=[...] (default: log.loggers)")
 
 
+def _add_ranks(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train on N processes of this machine, one rank each (DistributedDataParallel); "
+                        "same as --set train.nproc=N; with --resume, continue on N (default: 1, or as the run had)")
+
+
 class _LogAction(argparse.Action):
     """`--log a,b` becomes the override `log.loggers=["console", "a", "b"]`, in order among the --set."""
 
@@ -56,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, metavar="RUN", help="continue RUN from its last checkpoint (default: None)")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
                    help="force a device (default: train.device, 'auto')")
+    _add_ranks(p)
+    g = p.add_argument_group("several machines (the same command on each; README: More than one process or machine)")
+    g.add_argument("--nnodes", type=int, default=1, metavar="M", help="machines that train the run together")
+    g.add_argument("--node-rank", type=int, default=0, metavar="R",
+                   help="this machine's number, 0–M−1; 0 hosts the rendezvous")
+    g.add_argument("--rdzv-endpoint", default=None, metavar="HOST:PORT",
+                   help="where the machines meet (c10d rendezvous): machine 0's address and a free port")
+    g.add_argument("--max-restarts", type=int, default=0, metavar="K",
+                   help="restart a failed job up to K times, from its last checkpoint")
     p.set_defaults(func=cmd_train)
 
     for name, func, text in [("models", cmd_models, "list registered models"),
@@ -74,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lesson", help="lecture number 1–13, lesson name, or lesson TOML path")
     _add_common_run(p)
     p.add_argument("--quick", action="store_true", help="the lesson's short version (fewer epochs, a subset)")
+    _add_ranks(p)
     p.set_defaults(func=cmd_lesson)
 
     p = sub.add_parser("demo", help="train lenet_bn on the embedded digits (about 10 s on 2 cores)",
@@ -108,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UserError as e:   # one line, always: a message that lists things is folded onto it
         print("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), file=sys.stderr)
-        return 2
+        return getattr(e, "exit_code", 2)
     except OSError as e:   # a full disk, a read-only folder, ... met by a command's own writes
         from ..runs.folder import WRITE_ERRNOS, disk_error
         if e.errno not in WRITE_ERRNOS or not e.filename:

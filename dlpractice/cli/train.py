@@ -31,19 +31,41 @@ def check_out(out) -> None:
                         f"{path_max} bytes per path, and the run's files inside need {ROOM} more")
 
 
+def _ranks(args) -> list[str]:
+    """`--nproc N` as the override it stands for (checked with the other settings)."""
+    return [f"train.nproc={args.nproc}"] if args.nproc is not None else []
+
+
+def _launch(args):
+    """Where this machine's ranks meet those of the others (`--nnodes` ...), checked before torch loads."""
+    for flag, value, low in (("--nnodes", args.nnodes, 1), ("--node-rank", args.node_rank, 0),
+                             ("--max-restarts", args.max_restarts, 0)):
+        if value < low:
+            raise UserError(f"{flag} must be ≥ {low}; got {value}")
+    if args.nnodes == 1 and (args.node_rank or args.rdzv_endpoint):
+        raise UserError("--node-rank and --rdzv-endpoint are for training on several machines; add --nnodes M")
+    from ..train.launch import Launch
+    return Launch(args.nnodes, args.node_rank, args.rdzv_endpoint, args.max_restarts)
+
+
 def cmd_train(args) -> int:
     from ..config import load_config
     check_out(args.out)
     if args.resume:
         if args.config or args.set:
             raise UserError("--resume continues a run exactly as configured; drop the config file and --set")
+        if args.nproc is not None:
+            load_config(None, _ranks(args))   # --nproc 0 is refused as train.nproc = 0 would be
         from ..train.loop import resume
-        run = resume(args.resume)
+        run = resume(args.resume, nproc=args.nproc, launch=_launch(args))
     else:
-        overrides = list(args.set) + ([f'train.device="{args.device}"'] if args.device else [])
+        overrides = list(args.set) + ([f'train.device="{args.device}"'] if args.device else []) + _ranks(args)
         cfg = load_config(args.config, overrides)   # a bad setting is refused before torch is imported
+        launch = _launch(args)
         from ..train.loop import train
-        run = train(cfg, out=args.out)
+        run = train(cfg, out=args.out, launch=launch)
+    if os.environ.get("RANK", "0") != "0":   # a rank that torchrun started: rank 0 says the result
+        return 0
     _print_result(run.summary)
     print(f"run: {run.folder}")
     return 0
@@ -60,7 +82,7 @@ def _print_result(summary: dict) -> None:
 def cmd_lesson(args) -> int:
     from ..lessons import run_lesson
     check_out(args.out)
-    result, folder, ok = run_lesson(args.lesson, args.set, args.out, quick=args.quick)
+    result, folder, ok = run_lesson(args.lesson, list(args.set) + _ranks(args), args.out, quick=args.quick)
     if "primary_metric" in result:
         _print_result(result)
     print(f"run: {folder}")

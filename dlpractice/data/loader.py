@@ -37,11 +37,16 @@ class TensorLoader:
     The order of epoch `e` is a permutation drawn from a generator seeded with (seed, e), so a
     resumed run sees the same batches as an uninterrupted one; `augment_gen` carries the
     augmentation randomness and is saved in checkpoints.
+
+    With `share` (a function of the global batch's size giving this rank's slice), every rank draws the same
+    global batch in the same order, augments it whole with the same generator, and yields its slice: what
+    each example sees does not depend on the number of ranks.
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,
-                 seed: int = 0, augments: list[Augment] | None = None, drop_last: bool = False):
-        self.x, self.y, self.batch_size = x, y, batch_size
+                 seed: int = 0, augments: list[Augment] | None = None, drop_last: bool = False,
+                 share: Callable[[int], slice] | None = None):
+        self.x, self.y, self.batch_size, self.share = x, y, batch_size, share
         self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
         self.augments = augments or []
         self.augment_gen = torch.Generator().manual_seed(seed + 7919)
@@ -50,6 +55,10 @@ class TensorLoader:
     def __len__(self) -> int:
         n = len(self.x)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def batch_len(self, b: int) -> int:
+        """Examples in global batch `b` (the last one may hold fewer)."""
+        return min(self.batch_size, len(self.x) - b * self.batch_size)
 
     def order(self, epoch: int) -> torch.Tensor:
         if not self.shuffle:
@@ -62,10 +71,13 @@ class TensorLoader:
         idx = self.order(epoch)
         for b in range(start, len(self)):
             sel = idx[b * self.batch_size:(b + 1) * self.batch_size]
+            part = self.share(len(sel)) if self.share is not None else slice(None)
+            if not self.augments:   # only this rank's examples are gathered
+                sel, part = sel[part], slice(None)
             xb, yb = self.x[sel], self.y[sel]
             for aug in self.augments:
                 xb = aug(xb, self.augment_gen)
-            yield xb, yb
+            yield xb[part], yb[part]
 
     def __iter__(self):
         return self.batches(self.epoch)

@@ -7,27 +7,33 @@ import torch
 
 from ..config import RunConfig
 from ..data.loader import TensorLoader
+from .ranks import ONE, Ranks
 from .tasks import Task, add_sums, batch_sums
 
 
 @torch.no_grad()
-def evaluate(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig, device) -> dict:
-    """Metrics of `model` on one split, in eval mode, batch by batch."""
+def evaluate(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig, device, ranks: Ranks = ONE) -> dict:
+    """Metrics of `model` on one split, in eval mode, batch by batch. Over several ranks, rank r takes
+    batches r, r + N, ... (no example twice, none padded) and the batches' sums are added in batch order on
+    every rank: the same figures as one process evaluating the same weights."""
     model.eval()
-    sums: dict = {}
-    outs, ys = [], []  # every output, for metrics that are not sums (ROC-AUC: Task.full_metrics)
     loader = TensorLoader(x, y, cfg.data.eval_batch_size)
-    for xb, yb in loader.batches(0):
-        xb, yb = to_device(xb, yb, device, cfg)
+    size = loader.batch_size
+    mine = []   # (batch index, its sums, its outputs and targets for metrics that are not sums)
+    for b in range(ranks.rank, len(loader), ranks.world):
+        xb, yb = to_device(x[b * size:(b + 1) * size], y[b * size:(b + 1) * size], device, cfg)
         with autocast(cfg, device):
             out = model(xb)
-        add_sums(sums, batch_sums(task, out, yb, task.loss(out, yb, 0.0)))
-        if task.full_metrics is not None:
-            outs.append(out.float().cpu())
-            ys.append(yb.cpu())
+        full = (out.float().cpu(), yb.cpu()) if task.full_metrics is not None else None
+        mine.append((b, batch_sums(task, out, yb, task.loss(out, yb, 0.0)), full))
+    batches = sorted((m for part in ranks.gather(mine) for m in part), key=lambda m: m[0])
+    sums: dict = {}
+    for _, s, _ in batches:
+        add_sums(sums, s)
     metrics = task.finish(sums) if sums else {}
-    if outs:
-        metrics.update(task.full_metrics(torch.cat(outs), torch.cat(ys)))
+    if task.full_metrics is not None and batches:   # ROC-AUC: Task.full_metrics
+        metrics.update(task.full_metrics(torch.cat([f[0] for _, _, f in batches]),
+                                         torch.cat([f[1] for _, _, f in batches])))
     return metrics
 
 

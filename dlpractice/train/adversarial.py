@@ -13,15 +13,15 @@ from ..config import RunConfig
 from ..data import load_dataset
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
-from ..runs.checkpoint import load_checkpoint, save_checkpoint
+from ..runs.checkpoint import load_checkpoint
 from ..runs.folder import Run, versions, write_json
 from ..track.gan_score import Reference, plot_class_shares, plot_gan_curves, save_grid
 from ..track.report import report_at_end
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from .scorer import load_scorer
-from .skeleton import EpochLoop, build_loggers, progress_state, restore_progress, seed_everything, start_progress, \
-    training_loader
+from .skeleton import (EpochLoop, build_loggers, progress_state, rank_streams, restore_progress, seed_everything,
+                       start_progress, training_loader)
 
 
 def to_unit_range(x: torch.Tensor, meta: dict) -> torch.Tensor:
@@ -87,7 +87,7 @@ class GanTrainer(EpochLoop):
         if self.d_spec.task != "generation" or self.d_spec.input != "image":
             raise UserError(f"gan.discriminator '{self.d_spec.name}' is not a discriminator; pick a generation "
                             "model with image input, e.g. dcgan_d (see `dlp models`)")
-        data = load_dataset(cfg.data, self.d_spec.input_size)
+        data = load_dataset(cfg.data, self.d_spec.input_size)   # every rank at once: downloads land whole, by rename
         if data.meta["input"] != "image":
             raise UserError(f"a GAN learns images, but data set '{cfg.data.dataset}' holds {data.meta['input']} "
                             "data; use an image data set such as fashion-mnist")
@@ -100,21 +100,24 @@ class GanTrainer(EpochLoop):
         with torch.device("meta"):   # both players' arguments checked (no memory, no weights) before the scorer
             build_model(self.g_spec.name, self.g_args), build_model(self.d_spec.name, self.d_args)
         # The scorer next: training it on first use draws from the global RNG, seeded below for the GAN.
-        self.scorer = load_scorer(cfg.gan.scorer_set)
+        with self.ranks.main_first():   # trained into the cache once, by rank 0
+            self.scorer = load_scorer(cfg.gan.scorer_set)
         if self.scorer.meta["dataset"] != data.name:
             raise UserError(f"the score's classifier was trained on {self.scorer.meta['dataset']}, not "
                             f"{data.name}; set gan.scorer_set=['data.dataset=\"{data.name}\"'] to train one for it")
-        self.ref = Reference(self.scorer, self.real["test"], self.real["val"])
+        # rank 0 scores (the others wait for its figures)
+        self.ref = Reference(self.scorer, self.real["test"], self.real["val"]) if self.ranks.main else None
         seed_everything(cfg.train.seed)
         self.g = build_model(self.g_spec.name, self.g_args).to(self.device)
         self.d = build_model(self.d_spec.name, self.d_args).to(self.device)
         # The generator that draws samples and scores: a moving average of G's weights, which wanders
         # less than G itself between steps (Yazıcı et al. 2019); with gan.ema = 0 it is G.
         self.g_ema = averaged_copy(self.g)
+        self.g_net, self.d_net = self.ranks.wrap(self.g), self.ranks.wrap(self.d)   # DDP over several ranks
         self.latent = self.g.latent_dim
         self.meta = {**data.meta, "task": "generation", "input": "noise", "latent_dim": self.latent,
                      "pixel_range": [-1, 1]}
-        self.loader = training_loader(cfg, self.real["train"], data.splits["train"].y)
+        self.loader = training_loader(cfg, self.real["train"], data.splits["train"].y, self.ranks)
         self.g_opt = build_optimizer(cfg.optim, self.g.parameters())
         d_optim = dataclasses.replace(cfg.optim, lr=cfg.gan.d_lr or cfg.optim.lr)
         self.d_opt = build_optimizer(d_optim, self.d.parameters())
@@ -124,10 +127,11 @@ class GanTrainer(EpochLoop):
         # whose first `gan.grid` make every epoch's grid (the same z, so the grids show progress).
         gen = torch.Generator().manual_seed(cfg.train.seed + 1)
         self.noise = torch.randn(max(cfg.gan.eval_samples, cfg.gan.grid), self.latent, generator=gen)
+        rank_streams(self)
         start_progress(self)
         if resume:
             self._restore(resume)
-        self.loggers = build_loggers(cfg, loggers)
+        self.loggers = build_loggers(cfg, loggers, self.ranks)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _payload(self, fid: float | None) -> dict:
@@ -150,25 +154,24 @@ class GanTrainer(EpochLoop):
         self.d_sched.load_state_dict(ck["d_scheduler"])
         restore_progress(self, ck)
 
-    def save(self, name: str, fid: float | None = None) -> None:
-        save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", self._payload(fid))
-
     # -- the loop ------------------------------------------------------------------------------
     def train_step(self, real: torch.Tensor) -> dict:
         """One step of each player (Goodfellow et al. 2014, non-saturating G loss): D on real and
         generated images, then G through D. Returns the batch's additive sums."""
         n = len(real)
-        fake = self.g(torch.randn(n, self.latent, device=self.device))         # (B, C, H, W)
+        fake = self.g_net(torch.randn(n, self.latent, device=self.device))     # (B, C, H, W)
         self.d_opt.zero_grad(set_to_none=True)
-        out_real, out_fake = self.d(real), self.d(fake.detach())               # (B, 1) logits
+        out_real, out_fake = self.d_net(real), self.d_net(fake.detach())       # (B, 1) logits
         d_loss, g_loss = GAN_LOSSES[self.cfg.gan.loss]
         loss_d = d_loss(out_real, out_fake, self.cfg.gan.real_label)
-        loss_d.backward()
+        # over several ranks, each loss weighted by the rank's share: DDP's average is the global batch's
+        w = n * self.ranks.world / self.loader.batch_len(self.batch) if self.ranks.world > 1 else 1.0
+        (loss_d * w if w != 1.0 else loss_d).backward()
         self.d_opt.step()
         self.g_opt.zero_grad(set_to_none=True)
-        out_g = self.d(fake)
+        out_g = self.d_net(fake)
         loss_g = g_loss(out_g)
-        loss_g.backward()
+        (loss_g * w if w != 1.0 else loss_g).backward()
         self.g_opt.step()
         update_average(self.g_ema, self.g, self.cfg.gan.ema, self.step)
         self.g_sched.step()
@@ -200,7 +203,11 @@ class GanTrainer(EpochLoop):
 
     def epoch_metrics(self, train_m: dict) -> tuple[dict, dict, float | None]:
         """The epoch's scores of the averaged generator; the validation images' FID chooses the best
-        generator (none: the last epoch), the test images' figures are only reported."""
+        generator (none: the last epoch), the test images' figures are only reported. Rank 0 scores."""
+        self.ranks.same_buffers(self.g_ema)
+        return self.ranks.from_main(self._scores(train_m) if self.ranks.main else None)
+
+    def _scores(self, train_m: dict) -> tuple[dict, dict, float | None]:
         s = self.score()
         test = {"fid": s["fid"], "fid_real_halves": self.ref.fid_halves,
                 "inception_score": s["inception_score"], "inception_score_real": self.ref.inception_score,
@@ -227,6 +234,8 @@ class GanTrainer(EpochLoop):
     def finish(self, wall: float, examples: int, train_seconds: float) -> Run:
         """Score the best generator on `gan.eval_samples` images beside the real test set; write
         summary.json, curves.png and classes.png."""
+        if not self.ranks.main:
+            return Run(self.folder)
         best = load_checkpoint(self.folder / "checkpoints" / "best.pt")
         self.g_ema.load_state_dict(best["model"])
         s = self.score()
@@ -252,6 +261,7 @@ class GanTrainer(EpochLoop):
                    "threads": torch.get_num_threads(),
                    "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,
                    "steps_this_process": self.steps_this_process, "device": str(self.device),
+                   "ranks": self.ranks.world,
                    "versions": versions()}
         write_json(self.folder / "summary.json", summary)
         plot_gan_curves(self.folder, f"{self.g_spec.name} + {self.d_spec.name} on {self.data.name}", self.best_epoch)

@@ -24,11 +24,16 @@ from ..config import RunConfig, from_dict
 from ..data.loader import AUGMENTS, TensorLoader
 from ..errors import UserError
 from ..runs.checkpoint import RESUME_KEYS, load_checkpoint, rng_state, set_rng_state
+from ..runs.checkpoint import save_checkpoint
 from ..runs.folder import (Run, crash_point, disk_error, has_checkpoint, make_run_dir, plan_run_dir,
                            remove_stale_temps, write_json)
+from ..runs.ranks import Ranks, current, joined
 from ..runs.tasks import add_sums
 from ..track.loggers import LOGGERS
 from .device import choose_device
+
+
+STOP = "\0stop"   # the key of the per-step stop flag among the sums added over ranks
 
 
 class TrainingInterrupted(Exception):
@@ -67,18 +72,45 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor) -> TensorLoader:
-    """The shuffled training loader with `data.augment`'s batched augmentations (names checked)."""
+def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor, ranks: Ranks) -> TensorLoader:
+    """The shuffled training loader with `data.augment`'s batched augmentations (names checked). Over
+    several ranks, each takes its share of every global batch of `data.batch_size`."""
     unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
     if unknown:
         raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
-    return TensorLoader(x, y, cfg.data.batch_size, shuffle=True, seed=cfg.train.seed,
-                        augments=[AUGMENTS[a] for a in cfg.data.augment])
+    b, n, w = cfg.data.batch_size, len(x), ranks.world
+    check_ranks(cfg, w)
+    if w > 1 and 0 < n % b < w:
+        raise UserError(f"the last batch of each epoch holds {n % b} of the {n} training examples (data.batch_size "
+                        f"= {b}), fewer than the {w} ranks; change data.batch_size or data.limit_train so that "
+                        f"it holds at least {w} (or none)")
+    return TensorLoader(x, y, b, shuffle=True, seed=cfg.train.seed, augments=[AUGMENTS[a] for a in cfg.data.augment],
+                        share=ranks.share if w > 1 else None)
 
 
-def build_loggers(cfg: RunConfig, loggers=None) -> list:
-    """The given loggers, or those of `log.loggers` with CSV always first."""
+def check_ranks(cfg: RunConfig, world: int) -> None:
+    """What `world` ranks cannot train, known from the config alone (the launcher asks before starting them)."""
+    b = cfg.data.batch_size
+    if world > 1 and b < world:
+        raise UserError(f"data.batch_size = {b} is the global batch, shared by {world} ranks: fewer examples than "
+                        f"ranks; use data.batch_size ≥ {world} or fewer processes (--nproc)")
+    if world > 1 and cfg.optim.name == "lbfgs":
+        raise UserError("optim.name = lbfgs runs on one process: its line search re-evaluates the loss, which "
+                        "each rank would see differently; use --nproc 1 or another optimizer")
+
+
+def build_loggers(cfg: RunConfig, loggers=None, ranks: Ranks | None = None) -> list:
+    """The given loggers, or those of `log.loggers` with CSV always first; none on ranks other than 0."""
+    if ranks is not None and not ranks.main:
+        return []
     return loggers if loggers is not None else [LOGGERS.get(n)() for n in dict.fromkeys(["csv", *cfg.log.loggers])]
+
+
+def rank_streams(t, step: int = 0) -> None:
+    """Over several ranks, each draws dropout and noise from its own stream, seeded from (seed, rank) — and
+    the step, for a run resumed on another number of ranks."""
+    if t.ranks.world > 1:
+        seed_everything((t.cfg.train.seed * 1_000_003 + t.ranks.rank * 7919 + step) % 2 ** 32)
 
 
 def start_progress(t) -> None:
@@ -92,7 +124,9 @@ def start_progress(t) -> None:
 def progress_state(t) -> dict:
     """Where a trainer is (epoch, batch, step, running sums, best so far) and every RNG state: what a
     checkpoint needs besides weights and optimizers for an exact resume. Shared with the GAN loop."""
-    return {"epoch": t.epoch, "batch": t.batch, "step": t.step, "rng": rng_state(),
+    rng = rng_state()
+    ranks = {"rank_rng": t.ranks.gather(rng)} if t.ranks.world > 1 else {}   # every rank's dropout stream
+    return {"epoch": t.epoch, "batch": t.batch, "step": t.step, "rng": rng, **ranks,
             "augment_rng": t.loader.augment_gen.get_state(), "train_sums": dict(t.train_sums),
             "best_value": t.best_value, "best_epoch": t.best_epoch, "since_best": t.since_best}
 
@@ -104,6 +138,15 @@ def restore_progress(t, ck: dict) -> None:
     t.train_sums = dict(ck["train_sums"])
     set_rng_state(ck["rng"])
     t.loader.augment_gen.set_state(ck["augment_rng"])
+    saved = ck.get("rank_rng") or [ck["rng"]]
+    if t.ranks.world > 1 and len(saved) == t.ranks.world:
+        set_rng_state(saved[t.ranks.rank])
+    elif t.ranks.world != len(saved):
+        rank_streams(t, t.step)
+        if t.ranks.main:
+            streams = ("draw new per-rank streams" if t.ranks.world > 1 else "go on from rank 0's stream")
+            print(f"resuming on {t.ranks.world} rank(s) a run saved by {len(saved)}: the data order and "
+                  f"augmentation go on as before; dropout and noise {streams}", flush=True)
 
 
 class EpochLoop:
@@ -111,15 +154,25 @@ class EpochLoop:
     Subclasses set `cfg`, `folder`, `meta`, `loader`, `loggers` and call `start_progress(self)`."""
 
     def use_machine(self, cfg: RunConfig) -> None:
-        """Threads and device, before anything is built. A run resumed on a machine with fewer cores than it
-        was started on uses at most 4 × this machine's cores (a new run is refused more: `start_run`)."""
+        """Ranks, threads and device, before anything is built. A run resumed on a machine with fewer cores
+        than it was started on uses at most 4 × this machine's cores (a new run is refused more: `start_run`).
+        Ranks sharing a machine divide its cores when `train.threads` is 0."""
+        self.ranks = current()
         if cfg.train.threads:
             threads = min(cfg.train.threads, machine_threads())
             if threads < cfg.train.threads:
                 print(f"train.threads = {cfg.train.threads} is more than this machine's {machine_threads()} "
                       f"(4 × {os.cpu_count()} cores): using {threads}", file=sys.stderr, flush=True)
             torch.set_num_threads(threads)
+        elif self.ranks.local_world > 1:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.ranks.local_world))
         self.device = choose_device(cfg.train.device, cfg.train.deterministic)
+
+    def save(self, name: str, value: float | None = None) -> None:
+        """checkpoints/NAME.pt; every rank takes part (their generator states go in), rank 0 writes."""
+        payload = self._payload(value)
+        if self.ranks.main:
+            save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", payload)
 
     def patience(self) -> int:
         """Epochs without a better chooser before stopping early (0: never)."""
@@ -133,9 +186,13 @@ class EpochLoop:
         total = len(self.loader)
         bar = tqdm(self.loader.batches(self.epoch, self.batch), total=total, initial=self.batch,
                    desc=f"epoch {self.epoch}", unit="ex", unit_scale=self.cfg.data.batch_size, leave=False,
-                   disable=not self.cfg.log.progress or not sys.stderr.isatty())
+                   disable=not self.cfg.log.progress or not sys.stderr.isatty() or not self.ranks.main)
         for xb, yb in bar:
-            add_sums(self.train_sums, self.step_sums(xb, yb))
+            sums = self.step_sums(xb, yb)
+            if self.ranks.world > 1:   # the global batch's sums; one rank's Ctrl-C stops all at this step
+                sums = self.ranks.sum_dict({**sums, STOP: float(stop.set)})
+                stop.set = sums.pop(STOP) > 0 or stop.set
+            add_sums(self.train_sums, sums)
             self.batch += 1
             self.step += 1
             self.steps_this_process += 1
@@ -152,8 +209,9 @@ class EpochLoop:
         cfg, t0 = self.cfg, time.perf_counter()
         examples, train_seconds = 0, 0.0
         info = self.info()
-        remove_stale_temps(self.folder)  # what a killed process was writing
-        write_json(self.folder / "data.json", self.meta)  # what predict/serve need to prepare inputs
+        if self.ranks.main:
+            remove_stale_temps(self.folder)  # what a killed process was writing
+            write_json(self.folder / "data.json", self.meta)  # what predict/serve need to prepare inputs
         for lg in self.loggers:
             lg.start(self.folder, info, self.epoch)
         with StopFlag() as stop, _saying_what_is_kept(self.folder):
@@ -175,7 +233,8 @@ class EpochLoop:
                 for lg in self.loggers:
                     lg.epoch(self.epoch, metrics, lr, seconds)
                 crash_point("epoch-logged")
-                self.after_epoch()
+                if self.ranks.main:
+                    self.after_epoch()
                 finished_epoch = self.epoch
                 self.epoch, self.batch, self.train_sums = self.epoch + 1, 0, {}
                 if improved:
@@ -213,10 +272,13 @@ def start_run(loop: type, cfg: RunConfig, out: str | Path | None = None, loggers
     if cfg.train.threads > machine_threads():
         raise UserError(f"setting 'train.threads' must be ≤ {machine_threads()} (4 × this machine's "
                         f"{os.cpu_count()} cores; 0: torch's default); got {cfg.train.threads}")
-    folder = plan_run_dir(cfg, out)
-    trainer = loop(cfg, folder, loggers=loggers)
-    make_run_dir(folder, cfg)
-    return trainer.fit()
+    with joined(cfg.train.dist_timeout, choose_device(cfg.train.device, cfg.train.deterministic).type) as ranks:
+        folder = ranks.from_main(plan_run_dir(cfg, out) if ranks.main else None)
+        trainer = loop(cfg, folder, loggers=loggers)
+        if ranks.main:
+            make_run_dir(folder, cfg)
+        ranks.barrier()
+        return trainer.fit()
 
 
 def draw_figures(folder: Path, summary: dict) -> None:
@@ -277,4 +339,5 @@ def last_checkpoint(folder: str | Path) -> tuple[dict, RunConfig]:
 
 def continue_run(loop: type, folder: str | Path, ck: dict, cfg: RunConfig, loggers=None) -> Run:
     """Continue a run of `loop` from its `last` checkpoint `ck`: only the remaining epochs and steps."""
-    return loop(cfg, Path(folder), resume=ck, loggers=loggers).fit()
+    with joined(cfg.train.dist_timeout, choose_device(cfg.train.device, cfg.train.deterministic).type):
+        return loop(cfg, Path(folder), resume=ck, loggers=loggers).fit()

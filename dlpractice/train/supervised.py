@@ -10,14 +10,14 @@ from ..data import load_dataset
 from ..data.registry import input_trouble
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
-from ..runs.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from ..runs.checkpoint import load_checkpoint, load_weights
 from ..runs.evaluate import autocast, evaluate, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
-from .skeleton import EpochLoop, build_loggers, draw_figures, progress_state, restore_progress, seed_everything, start_progress, \
-    training_loader
+from .skeleton import (EpochLoop, build_loggers, draw_figures, progress_state, rank_streams, restore_progress,
+                       seed_everything, start_progress, training_loader)
 
 
 class Trainer(EpochLoop):
@@ -29,7 +29,7 @@ class Trainer(EpochLoop):
         seed_everything(cfg.train.seed)
         self.spec = MODELS.get(cfg.model.name)
         size = cfg.model.args.get("input_size", self.spec.input_size)
-        self.data = load_dataset(cfg.data, size)
+        self.data = load_dataset(cfg.data, size)   # every rank at once: downloads land whole, by rename
         if self.data.task != self.spec.task:
             raise UserError(f"model '{self.spec.name}' is for {self.spec.task} but data set "
                             f"'{cfg.data.dataset}' is {self.data.task}; pick a matching pair "
@@ -40,16 +40,21 @@ class Trainer(EpochLoop):
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        if self.ranks.world > 1 and cfg.train.sync_bn:
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        self.net = self.ranks.wrap(self.model)   # what steps call: DistributedDataParallel over several ranks
         # With train.ema > 0 a moving average of the weights is what is evaluated, chosen and saved.
         self.averaged = averaged_copy(self.model) if cfg.train.ema else None
         tr = self.data.splits["train"]
-        self.loader = training_loader(cfg, tr.x, tr.y)
+        self.loader = training_loader(cfg, tr.x, tr.y, self.ranks)
         self.opt = build_optimizer(cfg.optim, self.model.parameters())
+        self.weight = 1.0   # this rank's share of the global batch × ranks: its loss's weight in the step
         self.sched = build_schedule(cfg.schedule, self.opt, cfg.train.epochs, len(self.loader))
+        rank_streams(self)
         start_progress(self)
         if resume:
             self._restore(resume)
-        self.loggers = build_loggers(cfg, loggers)
+        self.loggers = build_loggers(cfg, loggers, self.ranks)
 
     @property
     def eval_model(self) -> torch.nn.Module:
@@ -79,9 +84,6 @@ class Trainer(EpochLoop):
                             f"not fit this run ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                             "train the run again") from None
 
-    def save(self, name: str, val_metric: float | None = None) -> None:
-        save_checkpoint(self.folder / "checkpoints" / f"{name}.pt", self._payload(val_metric))
-
     # -- the loop ------------------------------------------------------------------------------
     def train_step(self, xb, yb):
         """One optimizer step through a closure, so LBFGS (which re-evaluates) uses the same loop."""
@@ -90,9 +92,10 @@ class Trainer(EpochLoop):
         def closure():
             self.opt.zero_grad(set_to_none=True)
             with autocast(self.cfg, self.device):
-                out = self.model(xb)
+                out = self.net(xb)
             loss = self.task.loss(out, yb, self.cfg.train.label_smoothing)
-            loss.backward()
+            # DDP averages the ranks' gradients; weighting each by its share keeps that the global mean's
+            (loss * self.weight if self.weight != 1.0 else loss).backward()
             out_box.setdefault("out", out)
             out_box.setdefault("loss", loss)
             return loss
@@ -108,6 +111,8 @@ class Trainer(EpochLoop):
 
     def step_sums(self, xb, yb) -> dict:
         xb, yb = to_device(xb, yb, self.device, self.cfg)
+        if self.ranks.world > 1:
+            self.weight = len(yb) * self.ranks.world / self.loader.batch_len(self.batch)
         try:
             out, loss = self.train_step(xb, yb)
         except ValueError as e:
@@ -135,12 +140,13 @@ class Trainer(EpochLoop):
         validation split) — the test split is only reported."""
         cfg = self.cfg
         metrics = {"train": train_m}
+        self.ranks.same_buffers(self.eval_model)   # rank 0's BatchNorm statistics, evaluated and saved by all
         val = self.data.splits["val"]
         if len(val):
-            metrics["val"] = evaluate(self.eval_model, self.task, val.x, val.y, cfg, self.device)
+            metrics["val"] = evaluate(self.eval_model, self.task, val.x, val.y, cfg, self.device, self.ranks)
         if cfg.train.eval_test:
             test = self.data.splits["test"]
-            metrics["test"] = evaluate(self.eval_model, self.task, test.x, test.y, cfg, self.device)
+            metrics["test"] = evaluate(self.eval_model, self.task, test.x, test.y, cfg, self.device, self.ranks)
         chooser = metrics.get("val", train_m)
         return metrics, chooser, chooser[self.task.primary]
 
@@ -157,9 +163,12 @@ class Trainer(EpochLoop):
     def finish(self, wall: float, examples: int, train_seconds: float) -> Run:
         """Reload the best checkpoint, compute its test metrics, write summary.json and curves.png."""
         best_path = self.folder / "checkpoints" / "best.pt"
+        self.ranks.barrier()   # rank 0 has written it
         load_weights(self.eval_model, load_checkpoint(best_path)["model"], best_path)
         test = self.data.splits["test"]
-        metrics = evaluate(self.eval_model, self.task, test.x, test.y, self.cfg, self.device)
+        metrics = evaluate(self.eval_model, self.task, test.x, test.y, self.cfg, self.device, self.ranks)
+        if not self.ranks.main:
+            return Run(self.folder)
         primary = self.task.primary
         summary = {"task": self.spec.task, "model": self.spec.name, "dataset": self.data.name,
                    "params": count_params(self.model), "epochs": self.epoch - 1, "best_epoch": self.best_epoch,
@@ -169,6 +178,7 @@ class Trainer(EpochLoop):
                    "wall_seconds": round(wall, 3),
                    "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,
                    "steps_this_process": self.steps_this_process, "device": str(self.device),
+                   "ranks": self.ranks.world,
                    "versions": versions()}
         if self.task.primary == "accuracy":
             summary["test_accuracy"] = metrics["accuracy"]
