@@ -116,7 +116,7 @@ class TrainConfig:
                     "one rank each; data.batch_size stays the global batch); `--nproc N` sets it", min=1,
                     max=MAX_THREADS)
     sync_bn: bool = _f(False, "with more than one rank: BatchNorm statistics over the global batch "
-                       "(SyncBatchNorm) instead of each rank's share")
+                       "(runs/global_bn.py, on CPU too) instead of each rank's share")
     dist_timeout: int = _f(300, "seconds a rank waits for the others in one collective before the job ends "
                            "(a lost rank or machine)", min=10, max=86_400)
 

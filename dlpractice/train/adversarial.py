@@ -14,6 +14,7 @@ from ..data import load_dataset
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
 from ..runs.checkpoint import load_checkpoint
+from ..runs.global_bn import global_batchnorm
 from ..runs.folder import Run, versions, write_json
 from ..track.gan_score import Reference, plot_class_shares, plot_gan_curves, save_grid
 from ..track.report import report_at_end
@@ -113,6 +114,8 @@ class GanTrainer(EpochLoop):
         # The generator that draws samples and scores: a moving average of G's weights, which wanders
         # less than G itself between steps (Yazıcı et al. 2019); with gan.ema = 0 it is G.
         self.g_ema = averaged_copy(self.g)
+        if self.ranks.world > 1 and cfg.train.sync_bn:   # the players only: G's average samples on rank 0 alone
+            self.g, self.d = global_batchnorm(self.g), global_batchnorm(self.d)
         self.g_net, self.d_net = self.ranks.wrap(self.g), self.ranks.wrap(self.d)   # DDP over several ranks
         self.latent = self.g.latent_dim
         self.meta = {**data.meta, "task": "generation", "input": "noise", "latent_dim": self.latent,

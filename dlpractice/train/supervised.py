@@ -11,6 +11,7 @@ from ..data.registry import input_trouble
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
 from ..runs.checkpoint import load_checkpoint, load_weights
+from ..runs.global_bn import global_batchnorm
 from ..runs.evaluate import autocast, evaluate, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
@@ -40,8 +41,8 @@ class Trainer(EpochLoop):
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        if self.ranks.world > 1 and cfg.train.sync_bn:
-            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+        if self.ranks.world > 1 and cfg.train.sync_bn:   # the global batch's statistics, on any backend
+            self.model = global_batchnorm(self.model)
         self.net = self.ranks.wrap(self.model)   # what steps call: DistributedDataParallel over several ranks
         # With train.ema > 0 a moving average of the weights is what is evaluated, chosen and saved.
         self.averaged = averaged_copy(self.model) if cfg.train.ema else None
