@@ -112,6 +112,17 @@ def launched_world() -> int:
         return 1
 
 
+def _attempt_store(timeout_s: int):
+    """The launcher's store, under a prefix of this attempt: after torch restarts a failed job
+    (`--max-restarts`), the new ranks would otherwise find the dead ones' addresses there and fail to connect."""
+    import torch.distributed as dist
+    rank = int(os.environ["RANK"])
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "False").lower() == "true"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), launched_world(),
+                          is_master=rank == 0 and not agent, timeout=datetime.timedelta(seconds=timeout_s))
+    return dist.PrefixStore(f"dlp-attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
+
+
 @contextlib.contextmanager
 def joined(timeout_s: int, device_type: str = "cpu"):
     """The process group of a launched job for the duration of one run (gloo, or nccl on CUDA), set as
@@ -133,7 +144,8 @@ def joined(timeout_s: int, device_type: str = "cpu"):
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if backend == "nccl":
         torch.cuda.set_device(local)
-    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
+    dist.init_process_group(backend, store=_attempt_store(timeout_s), rank=int(os.environ["RANK"]), world_size=world,
+                            timeout=datetime.timedelta(seconds=timeout_s))
     _current = Ranks(dist.get_rank(), dist.get_world_size(), local, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     quiet = contextlib.redirect_stdout(open(os.devnull, "w")) if _current.rank else contextlib.nullcontext()
     try:
