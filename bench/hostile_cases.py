@@ -54,6 +54,8 @@ LONG = {"train.epochs"}   # a closed bound that is valid but would train for lon
 UNCLEAR = {"data.batch_size=1": "the declared min, but lenet_bn's BatchNorm cannot train on a batch of one",
            "optim.lr=10.0": "the declared (closed) max, but SGD at lr 10 may diverge, and a diverging run is refused",
            "train.threads=4096": "the declared max, but a new run is held to 4 × this machine's cores",
+           "train.nproc=4096": "the declared max, but --nproc is held to 4 × this machine's cores",
+           "train.dist_timeout=86400": "the declared max; with one rank it is unused, so accepted",
            "optim.weight_decay=18446744073709551616": "no declared max, so valid; but training with it diverges"}
 def field_values(key: str, f) -> list[tuple[str, object, bool]]:
     """(what, value, must refuse) for one setting, from its metadata (min/max/open_min/open_max/finite/choices)."""
@@ -119,6 +121,20 @@ sgd: p.nesterov=true; p.dampening=-1! | nesterov: p.dampening=0.5! | rmsprop: p.
 lbfgs: p.line_search_fn="x"!; p.max_iter=0!; p.max_iter=1.5!
 gan: gan.d_args={width = 0}!; gan.d_args={spectral_norm = "yes"}!; gan.d_args={bogus = 1}!; gan.d_args={width = "32"}!
 gan: gan.d_args={in_channels = 3}!; gan.scorer_set=["optim.lrr=1"]!; gan.d_args={spectral_norm = true}; d.spectral_norm=true"""
+LAUNCH = [(["--nproc", "0"], True), (["--nproc", "-1"], True), (["--nproc", "x"], True), (["--nproc", "99"], True),
+          (["--nproc", "2", "--set", "data.batch_size=1"], True), (["--nproc", "2", "--set", "optim.name=\"lbfgs\""], True),
+          (["--nproc", "2", "--set", "data.limit_train=129", "--set", "data.batch_size=128"], True),
+          (["--nnodes", "0"], True), (["--nnodes", "2"], True), (["--nnodes", "2", "--rdzv-endpoint", "h:0", "--out", "r"], True),
+          (["--nnodes", "2", "--rdzv-endpoint", "nohost", "--out", "r"], True), (["--node-rank", "1"], True),
+          (["--nnodes", "2", "--node-rank", "5", "--rdzv-endpoint", "127.0.0.1:29400", "--out", "r"], True),
+          (["--max-restarts", "-1"], True), (["--nproc", "2"], False)]
+
+
+def launch_cases() -> list[Case]:
+    """`--nproc` and the several-machine flags (issue 19): refused in one line, or a 2-rank run that trains."""
+    return [Case("flags", " ".join(a), train() + a, r, timeout=180) for a, r in LAUNCH]
+
+
 def args_cases() -> list[Case]:
     out = []
     for pre, items in (group.split(":", 1) for line in ARGS.splitlines() for group in line.split(" | ")):

@@ -381,7 +381,7 @@ def main() -> int:
     run = Runner(work, args.jobs, args.subprocess)
     try:
         fx = fixtures(run, work) if set(want) & {"cli", "checkpoints", "runfolders", "http"} else {}
-        cases = [c for cat, make in [("config", lambda: hc.config_cases() + hc.args_cases() + hc.toml_cases()),
+        cases = [c for cat, make in [("config", lambda: hc.config_cases() + hc.args_cases() + hc.toml_cases() + hc.launch_cases()),
                                      ("cli", lambda: hc.cli_cases(fx)), ("data", hc.file_cases),
                                      ("checkpoints", lambda: hc.ckpt_cases(fx)), ("runfolders", lambda: hc.runfolder_cases(fx))]
                  if cat in want for c in make()]
