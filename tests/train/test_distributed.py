@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -157,7 +156,8 @@ def test_launcher_killed_leaves_no_rank_running(tmp_path):
         pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
         return [int(p) for p in pids] if len(pids) == 2 else None
     ranks = poll(children, 240, "the launcher's two ranks")
-    time.sleep(1)   # the ranks are importing torch (each set to die with its launcher first thing)
+    # rank 0 makes the run folder once both ranks have met: both are set to die with their launcher by then
+    poll(lambda: (out / "config.toml").is_file(), 240, "the ranks' meeting")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
 
