@@ -80,6 +80,7 @@ def test_sharded_evaluation_equals_one_process(two_ranks, fashion_data):
     from dlpractice.runs.checkpoint import load_checkpoint
     from dlpractice.runs.evaluate import evaluate
     from dlpractice.runs.tasks import TASKS
+    torch.set_num_threads(1)   # as each rank ran: the same kernels, so the same bits on any CPU
     cfg = load_config(overrides=CNN)
     from dlpractice.data import load_dataset
     data = load_dataset(cfg.data, 28)
