@@ -18,3 +18,9 @@ def did_you_mean(word: str, known: Iterable[str], n: int = 1) -> str:
     close = difflib.get_close_matches(str(word), list(known), n=n)
     quoted = ", ".join(f"'{c}'" for c in close)
     return f" (did you mean {quoted}?)" if close else ""
+
+
+def one_line(message: object) -> str:
+    """A message as the one line every refusal is: its lines folded together."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 from .listings import cmd_datasets, cmd_lessons, cmd_models, cmd_runs
 from .train import cmd_demo, cmd_lesson, cmd_train
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             paths.DATA_DIR = Path(args.data_dir)
         return args.func(args)
     except UserError as e:   # one line, always: a message that lists things is folded onto it
-        print("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), file=sys.stderr)
+        print("error: " + one_line(e), file=sys.stderr)
         return getattr(e, "exit_code", 2)
     except OSError as e:   # a full disk, a read-only folder, ... met by a command's own writes
         from ..runs.folder import WRITE_ERRNOS, disk_error

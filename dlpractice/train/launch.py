@@ -134,35 +134,40 @@ def _said(job: Path) -> dict[int, dict]:
     return out
 
 
-def _failure(job: Path, folder: Path, n: int, codes: dict[int, int]) -> UserError:
-    """The one line for a failed job: a user error as it is; else which rank died or crashed, and how to
-    continue."""
+def _failure(job: Path, folder: Path, n: int, codes: dict[int, int]) -> Exception:
+    """The one line for a failed job: a user error or a Ctrl-C as the rank said it; else which rank crashed
+    or died, and how to continue."""
     said = _said(job)
-    for kind in ("user", "interrupted", "crash"):
-        ranks = sorted(r for r, m in said.items() if m["kind"] == kind)
-        if ranks and kind == "user":
-            return UserError(said[ranks[0]]["line"])
-        if ranks and kind == "interrupted":
-            return TrainingInterrupted(said[ranks[0]]["line"])
-        if ranks:
-            r = ranks[0]
-            what = f"rank {r} failed with {said[r]['line']}{_keep_log(job, folder, r)}"
-            break
+
+    def first(kind: str) -> int | None:
+        return min((r for r, m in said.items() if m["kind"] == kind), default=None)
+
+    if (r := first("user")) is not None:
+        return UserError(said[r]["line"])
+    if (r := first("interrupted")) is not None:
+        return TrainingInterrupted(said[r]["line"])
+    if (r := first("crash")) is not None:
+        what = f"rank {r} failed with {said[r]['line']}{_keep_log(job, folder, r)}"
     else:
-        killed = sorted(((code != -signal.SIGTERM, r) for r, code in codes.items() if code < 0), reverse=True)
-        if killed:
-            r = killed[0][1]
-            what = f"rank {r} was killed ({signal.Signals(-codes[r]).name})"
-        elif codes:
-            r = min(codes)
-            what = f"rank {r} stopped with exit code {codes[r]}" + (
-                " after losing the other ranks (a machine or its network went away)"
-                if said.get(r, {}).get("kind") == "lost" else "")
-        else:
-            what = "a rank stopped"
+        what = _death(codes, said)
     again = (f"dlp train --resume {folder}" + (f" --nproc {n}" if n > 1 else "")
              if has_checkpoint(folder) else "the same command again (no checkpoint was written yet)")
     return RanksFailed(f"{what}; the job stopped. Continue with: {again}")
+
+
+def _death(codes: dict[int, int], said: dict[int, dict]) -> str:
+    """Which rank ended a job that no rank explained: one killed by a signal other than the launcher's
+    SIGTERM first, else the first that exited."""
+    killed = sorted(((code != -signal.SIGTERM, r) for r, code in codes.items() if code < 0), reverse=True)
+    if killed:
+        r = killed[0][1]
+        return f"rank {r} was killed ({signal.Signals(-codes[r]).name})"
+    if codes:
+        r = min(codes)
+        lost = " after losing the other ranks (a machine or its network went away)" \
+            if said.get(r, {}).get("kind") == "lost" else ""
+        return f"rank {r} stopped with exit code {codes[r]}{lost}"
+    return "a rank stopped"
 
 
 def _keep_log(job: Path, folder: Path, rank: int) -> str:

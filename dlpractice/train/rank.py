@@ -36,7 +36,7 @@ def rank_main() -> int:
         os.dup2(log, 2)
     spec = json.loads((job / "job.json").read_text())
     from ..config import from_dict
-    from ..errors import UserError
+    from ..errors import UserError, one_line
     from . import loop
     from .skeleton import TrainingInterrupted
     try:
@@ -45,7 +45,7 @@ def rank_main() -> int:
         run = loop.resume(out) if spec["resume"] else loop.train(cfg, out=out)
         return 0 if run is not None else 1
     except UserError as e:
-        _say(job, rank, "user", " ".join(part.strip() for part in str(e).splitlines() if part.strip()))
+        _say(job, rank, "user", one_line(e))
         return 2
     except TrainingInterrupted as e:
         _say(job, rank, "interrupted", str(e))

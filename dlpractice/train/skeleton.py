@@ -267,12 +267,17 @@ def machine_threads() -> int:
     return 4 * (os.cpu_count() or 1)
 
 
+def _joined(cfg: RunConfig):
+    """The process group of a run `cfg` (one process outside a launched job), on its device's backend."""
+    return joined(cfg.train.dist_timeout, choose_device(cfg.train.device, cfg.train.deterministic).type)
+
+
 def start_run(loop: type, cfg: RunConfig, out: str | Path | None = None, loggers=None) -> Run:
     """Train `cfg` with `loop` into a new run folder: data, model and optimizer are checked before any write."""
     if cfg.train.threads > machine_threads():
         raise UserError(f"setting 'train.threads' must be ≤ {machine_threads()} (4 × this machine's "
                         f"{os.cpu_count()} cores; 0: torch's default); got {cfg.train.threads}")
-    with joined(cfg.train.dist_timeout, choose_device(cfg.train.device, cfg.train.deterministic).type) as ranks:
+    with _joined(cfg) as ranks:
         folder = ranks.from_main(plan_run_dir(cfg, out) if ranks.main else None)
         trainer = loop(cfg, folder, loggers=loggers)
         if ranks.main:
@@ -339,5 +344,5 @@ def last_checkpoint(folder: str | Path) -> tuple[dict, RunConfig]:
 
 def continue_run(loop: type, folder: str | Path, ck: dict, cfg: RunConfig, loggers=None) -> Run:
     """Continue a run of `loop` from its `last` checkpoint `ck`: only the remaining epochs and steps."""
-    with joined(cfg.train.dist_timeout, choose_device(cfg.train.device, cfg.train.deterministic).type):
+    with _joined(cfg):
         return loop(cfg, Path(folder), resume=ck, loggers=loggers).fit()
