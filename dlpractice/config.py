@@ -21,16 +21,20 @@ MAX_NESTING = 32         # deepest list / table inside a setting (model.args, da
 
 def _f(default, help: str, choices: tuple | None = None, min: float | None = None, max: float | None = None,
        open_min: bool = False, open_max: bool = False, finite: bool | None = None, max_len: int | None = None,
-       forbid: tuple = (), **kw):
+       forbid: tuple = (), or_auto: bool = False, **kw):
     """A config field whose default carries its reason (`help`) and its allowed values: `choices`, or the
     range from `min` to `max` (each bound closed unless `open_min` / `open_max`), `finite` (default: every
-    float setting refuses NaN and ±inf); strings: `max_len` characters, none of the `forbid` characters."""
+    float setting refuses NaN and ±inf); strings: `max_len` characters, none of the `forbid` characters.
+    `or_auto`: the default is the string "auto", which the run resolves itself; `default` then only gives the
+    type of the other values the setting takes."""
     if finite is None:
         finite = isinstance(default, float)
     meta = {"help": help, "choices": choices, "min": min, "max": max, "open_min": open_min,
-            "open_max": open_max, "finite": finite, "max_len": max_len, "forbid": forbid}
+            "open_max": open_max, "finite": finite, "max_len": max_len, "forbid": forbid, "or_auto": or_auto}
     if isinstance(default, (dict, list)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
+    if or_auto:
+        meta["type"], default = type(default), "auto"
     return field(default=default, metadata=meta, **kw)
 
 
@@ -100,13 +104,20 @@ class TrainConfig:
     label_smoothing: float = _f(0.0, "cross-entropy label smoothing", min=0.0, max=1.0, open_max=True)
     early_stopping: int = _f(0, "stop after this many epochs without a better validation metric (0: off)", min=0,
                              max=MAX_EPOCHS)
-    precision: str = _f("fp32", "bf16 autocast helps larger CNNs on CPUs with AVX512-BF16", choices=("fp32", "bf16"))
-    channels_last: bool = _f(False, "NHWC memory layout for CNNs (often faster on CPU)")
+    precision: str = _f("fp32", "fp32, or bf16 autocast (CPUs with AVX512-BF16 or AMX, and GPUs); auto: the faster "
+                        "on a timed probe of this model, if its loss agrees with fp32's (train/probe.py)",
+                        choices=("fp32", "bf16"), or_auto=True)
+    channels_last: bool = _f(False, "NHWC memory layout for CNNs; auto: whichever the timed probe found faster",
+                             or_auto=True)
+    compile: str = _f("auto", "torch.compile the model: on, off, or auto (on only where the probe's compiled step "
+                      "is faster and the run is long enough to repay the compile time)",
+                      choices=("auto", "on", "off"))
     checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0,
                                max=MAX_STEPS)
     eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
-    threads: int = _f(0, "torch CPU threads per process (0: torch's default, or the cores divided by the ranks "
-                      "on this machine)", min=0, max=MAX_THREADS)
+    threads: int = _f(0, "torch CPU threads per process (0: the cores free at the start, measured over 0.2 s, "
+                      "or the cores divided by the ranks on this machine; $OMP_NUM_THREADS when set)", min=0,
+                      max=MAX_THREADS)
     deterministic: bool = _f(True, "CUDA: deterministic kernels, so runs repeat and resume exactly (a little "
                              "slower); false: the fastest kernels")
     ema: float = _f(0.0, "decay per step of a moving average of the weights, which is then what is evaluated, "
@@ -227,18 +238,22 @@ def _bound_broken(meta, value) -> str:
 def _check_value(key: str, f: dataclasses.Field, value: Any) -> Any:
     """Coerce ints to floats where a float is expected; refuse wrong types, choices, ranges, non-finite
     numbers, and strings too long or holding forbidden characters: all as declared by the field's `_f`."""
-    want = type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory())
     meta = f.metadata
+    if meta.get("or_auto") and value == "auto":
+        return value
+    want = meta.get("type") or (type(f.default) if f.default is not dataclasses.MISSING else type(f.default_factory()))
     if want is float and isinstance(value, int) and not isinstance(value, bool):
         try:
             value = float(value)
         except OverflowError:   # an integer beyond any float
             value = math.inf if value > 0 else -math.inf
     if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-        raise UserError(f"setting '{key}' must be {_TYPE_WORDS[want]}, got {_shown(value)}")
+        auto = ' or "auto"' if meta.get("or_auto") else ""
+        raise UserError(f"setting '{key}' must be {_TYPE_WORDS[want]}{auto}, got {_shown(value)}")
     choices, interval = meta.get("choices"), range_text(meta)
     if choices and value not in choices:
-        raise UserError(f"setting '{key}' must be one of {', '.join(choices)}; got {_shown(value)}")
+        shown = ", ".join((*choices, "auto") if meta.get("or_auto") else choices)
+        raise UserError(f"setting '{key}' must be one of {shown}; got {_shown(value)}")
     if want is float and meta.get("finite") and not math.isfinite(value):
         raise UserError(f"setting '{key}' must be a finite number{f' in {interval}' if interval else ''}; "
                         f"got {value!r}")

@@ -39,7 +39,7 @@ def evaluate(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig
 
 def to_device(xb, yb, device, cfg):
     xb = xb.to(device, non_blocking=True)
-    if cfg.train.channels_last and xb.dim() == 4:
+    if cfg.train.channels_last is True and xb.dim() == 4:   # "auto" is resolved before training
         xb = xb.contiguous(memory_format=torch.channels_last)
     return xb, yb.to(device, non_blocking=True)
 

@@ -80,7 +80,7 @@ def predict_split(pred: Predictor, split: str = "test", what: str = "this run", 
     s = pred.split(split, what)
     bs = pred.cfg.data.eval_batch_size
     x = s.x
-    if run_layout and pred.cfg.train.channels_last and x.dim() == 4:
+    if run_layout and pred.cfg.train.channels_last is True and x.dim() == 4:
         pred.model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     probs = torch.cat([pred.probabilities(x[i:i + bs]) for i in range(0, len(s), bs)])

@@ -20,6 +20,7 @@ from ..track.gan_score import Reference, plot_class_shares, plot_gan_curves, sav
 from ..track.report import report_at_end
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
+from .probe import fixed_speed
 from .scorer import load_scorer
 from .skeleton import (EpochLoop, build_loggers, progress_state, rank_streams, restore_progress, seed_everything,
                        start_progress, training_loader)
@@ -84,6 +85,7 @@ class GanTrainer(EpochLoop):
     def __init__(self, cfg: RunConfig, folder: Path, resume: dict | None = None, loggers=None):
         self.cfg, self.folder = cfg, folder
         self.use_machine(cfg)
+        self.speed = fixed_speed(cfg, "not probed: the GAN loop trains in fp32, NCHW, uncompiled")
         self.g_spec, self.d_spec = MODELS.get(cfg.model.name), MODELS.get(cfg.gan.discriminator)
         if self.d_spec.task != "generation" or self.d_spec.input != "image":
             raise UserError(f"gan.discriminator '{self.d_spec.name}' is not a discriminator; pick a generation "
@@ -264,7 +266,7 @@ class GanTrainer(EpochLoop):
                    "threads": torch.get_num_threads(),
                    "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,
                    "steps_this_process": self.steps_this_process, "device": str(self.device),
-                   "ranks": self.ranks.world,
+                   "ranks": self.ranks.world, "speed": self.speed,
                    "versions": versions()}
         write_json(self.folder / "summary.json", summary)
         plot_gan_curves(self.folder, f"{self.g_spec.name} + {self.d_spec.name} on {self.data.name}", self.best_epoch)

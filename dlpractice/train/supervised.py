@@ -1,6 +1,7 @@
 """The supervised loop: one model, forward → loss → backward → step; validation picks the best epoch."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
+from .probe import choose_speed, speed_line
 from .skeleton import (EpochLoop, build_loggers, draw_figures, progress_state, rank_streams, restore_progress,
                        seed_everything, start_progress, training_loader)
 
@@ -39,14 +41,17 @@ class Trainer(EpochLoop):
         self.meta, self.chooses_on = self.data.meta, self.task.primary
         self.model_args = self.spec.resolve_args(self.data.meta, cfg.model.args)
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
+        tr = self.data.splits["train"]
+        self.speed = self._speed(tr, resume)   # resolves train.precision, channels_last and compile
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if self.ranks.world > 1 and cfg.train.sync_bn:   # the global batch's statistics, on any backend
             self.model = global_batchnorm(self.model)
         self.net = self.ranks.wrap(self.model)   # what steps call: DistributedDataParallel over several ranks
+        if cfg.train.compile == "on":
+            self.net = torch.compile(self.net)
         # With train.ema > 0 a moving average of the weights is what is evaluated, chosen and saved.
         self.averaged = averaged_copy(self.model) if cfg.train.ema else None
-        tr = self.data.splits["train"]
         self.loader = training_loader(cfg, tr.x, tr.y, self.ranks)
         self.opt = build_optimizer(cfg.optim, self.model.parameters())
         self.weight = 1.0   # this rank's share of the global batch × ranks: its loss's weight in the step
@@ -56,6 +61,26 @@ class Trainer(EpochLoop):
         if resume:
             self._restore(resume)
         self.loggers = build_loggers(cfg, loggers, self.ranks)
+
+    def _speed(self, tr, resume: dict | None) -> dict:
+        """train.precision / channels_last / compile: a resumed run keeps what its config holds; "auto" is
+        decided by rank 0's probe (train/probe.py) on the first training batch, and every rank follows it."""
+        t = self.cfg.train
+        if resume and "auto" not in (t.precision, t.channels_last, t.compile):
+            return resume.get("speed") or {"precision": t.precision, "channels_last": t.channels_last,
+                                           "compile": t.compile, "how": "set"}
+        speed = None
+        if self.ranks.main:
+            b = max(1, self.cfg.data.batch_size // self.ranks.world)
+            xb, yb = tr.x[:b].to(self.device), tr.y[:b].to(self.device)
+            steps = -(-len(tr) // self.cfg.data.batch_size) * t.epochs
+            speed = choose_speed(self.cfg, self.model, self.spec.name, self.model_args, xb, yb, self.task,
+                                 self.device, steps)
+            if speed["how"] in ("probed", "cached"):
+                print(speed_line(speed), flush=True)
+        speed = self.ranks.from_main(speed)
+        t.precision, t.channels_last, t.compile = speed["precision"], speed["channels_last"], speed["compile"]
+        return speed
 
     @property
     def eval_model(self) -> torch.nn.Module:
@@ -68,7 +93,8 @@ class Trainer(EpochLoop):
         return {"model": self.eval_model.state_dict(), **trained, "model_name": self.spec.name,
                 "model_args": self.model_args,
                 "config": self.cfg.to_dict(), "data_meta": self.data.meta, "optimizer": self.opt.state_dict(),
-                "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric}
+                "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric,
+                "speed": self.speed}
 
     def _restore(self, ck: dict) -> None:
         path = self.folder / "checkpoints" / "last.pt"
@@ -142,12 +168,12 @@ class Trainer(EpochLoop):
         cfg = self.cfg
         metrics = {"train": train_m}
         self.ranks.same_buffers(self.eval_model)   # rank 0's BatchNorm statistics, evaluated and saved by all
-        val = self.data.splits["val"]
-        if len(val):
-            metrics["val"] = evaluate(self.eval_model, self.task, val.x, val.y, cfg, self.device, self.ranks)
-        if cfg.train.eval_test:
-            test = self.data.splits["test"]
-            metrics["test"] = evaluate(self.eval_model, self.task, test.x, test.y, cfg, self.device, self.ranks)
+        for split in ("val", "test") if cfg.train.eval_test else ("val",):
+            s = self.data.splits[split]
+            if len(s):
+                t0 = time.perf_counter()
+                metrics[split] = evaluate(self.eval_model, self.task, s.x, s.y, cfg, self.device, self.ranks)
+                self.eval_seconds[split] = time.perf_counter() - t0
         chooser = metrics.get("val", train_m)
         return metrics, chooser, chooser[self.task.primary]
 
@@ -179,7 +205,7 @@ class Trainer(EpochLoop):
                    "wall_seconds": round(wall, 3),
                    "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,
                    "steps_this_process": self.steps_this_process, "device": str(self.device),
-                   "ranks": self.ranks.world,
+                   "ranks": self.ranks.world, "threads": torch.get_num_threads(), "speed": self.speed,
                    "versions": versions()}
         if self.task.primary == "accuracy":
             summary["test_accuracy"] = metrics["accuracy"]

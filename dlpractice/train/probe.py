@@ -1,0 +1,250 @@
+"""`train.precision`, `train.channels_last` and `train.compile` left at "auto": a short timed probe decides.
+
+Before the first epoch, forward + backward of the run's own model (a copy: the run's weights, statistics and
+random streams are untouched) on its first training batch, in each candidate — fp32 or bf16 autocast (bf16
+only where the CPU or GPU computes it natively) × NCHW or NHWC (4-D inputs only) — interleaved over a few
+rounds; the median step time of each. The fastest candidate is kept if it is at least `MARGIN` faster than
+fp32 NCHW (closer is timing noise) and its loss on that batch is within `TOLERANCE` of fp32's. The answer
+is cached per (model and args, batch shape, threads, device model, torch version) in the user cache, so the
+probe runs once per machine; the run's config then holds plain values, so a resumed run keeps them.
+
+`train.compile = auto` compiles only where the run is long enough to repay a compile: a run whose
+probed training time is under `COMPILE_WORTH_S` seconds is not compiled (the compile alone takes tens of
+seconds on a CPU); for a longer one a copy is compiled and timed once (cached too), and the run compiles
+only if the time its steps save is more than the compile took.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import statistics
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from ..data.paths import cache_dir
+
+TOLERANCE = 0.02      # relative difference of a candidate's loss from fp32's on the probe batch still "the same"
+MARGIN = 0.05         # a candidate must be this much faster than fp32 NCHW to be chosen
+ROUNDS = 3            # interleaved timing rounds; each candidate's time is its median
+MIN_TIMED_S = 0.03    # each round times enough steps to take at least this long
+COMPILE_WORTH_S = 300.0   # a run shorter than this (probed) is not compiled under compile = auto
+CACHE_FILE = "speed_probe.json"
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether `device` computes bf16 in hardware (AVX512-BF16 / AMX on a CPU; Ampere or later on CUDA)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
+
+
+def device_model(device: torch.device) -> str:
+    """The device's model name: the GPU's, or the CPU's from /proc/cpuinfo (with its bf16 support)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = device.type
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name} (bf16: {'yes' if bf16_native(device) else 'no'})"
+
+
+def candidates(cfg, xb: torch.Tensor, device: torch.device) -> list[tuple[str, bool]]:
+    """(precision, channels_last) pairs the settings leave open; fp32 NCHW (the reference) first."""
+    t = cfg.train
+    precisions = [t.precision] if t.precision != "auto" else (["fp32", "bf16"] if bf16_native(device) else ["fp32"])
+    layouts = [t.channels_last] if t.channels_last != "auto" else ([False, True] if xb.dim() == 4 else [False])
+    return [(p, c) for p in precisions for c in layouts]
+
+
+def _autocast(precision: str, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class _Candidate:
+    """A copy of the model in one precision and layout, timed step by step on the probe batch."""
+
+    def __init__(self, model, precision: str, nhwc: bool, xb, yb, task, device):
+        self.precision, self.nhwc, self.yb, self.task, self.device = precision, nhwc, yb, task, device
+        self.model = copy.deepcopy(model)
+        self.xb = xb
+        if nhwc:
+            self.model = self.model.to(memory_format=torch.channels_last)
+            self.xb = xb.contiguous(memory_format=torch.channels_last)
+        self.fn = self.model
+        self.times: list[float] = []
+
+    @torch.no_grad()
+    def loss(self) -> float:
+        """The loss on the batch in eval mode (no dropout; the same figure in every candidate up to rounding)."""
+        self.model.eval()
+        with _autocast(self.precision, self.device):
+            out = self.fn(self.xb)
+        self.model.train()
+        return float(self.task.loss(out.float(), self.yb, 0.0))
+
+    def step(self) -> None:
+        for p in self.model.parameters():
+            p.grad = None
+        with _autocast(self.precision, self.device):
+            out = self.fn(self.xb)
+        self.task.loss(out.float(), self.yb, 0.0).backward()
+
+    def timed(self, steps: int) -> float:
+        _sync(self.device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        _sync(self.device)
+        return (time.perf_counter() - t0) / steps
+
+
+def _cache_key(model_name: str, model_args: dict, xb, device, cand) -> str:
+    return json.dumps([model_name, model_args, list(xb.shape), str(xb.dtype), torch.get_num_threads(),
+                       device_model(device), str(torch.__version__), [list(c) for c in cand]], sort_keys=True, default=str)
+
+
+def _read_cache() -> dict:
+    try:
+        data = json.loads((cache_dir() / CACHE_FILE).read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):   # none yet, unreadable or corrupt: probe again, and rewrite it
+        return {}
+
+
+def _write_cache(key: str, entry: dict) -> None:
+    data = _read_cache()
+    data[key] = entry
+    path = cache_dir() / CACHE_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:   # a read-only cache: the next run probes again
+        pass
+
+
+def _name(c: tuple[str, bool]) -> str:
+    return f"{c[0]} {'NHWC' if c[1] else 'NCHW'}"
+
+
+def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: list) -> dict:
+    """Time each candidate on (xb, yb) and choose (or read the choice from the cache); the random streams
+    are as they were afterwards."""
+    key = _cache_key(model_name, model_args, xb, device, cand)
+    cached = _read_cache().get(key)
+    if isinstance(cached, dict) and {"precision", "channels_last", "step_ms"} <= cached.keys():
+        return {**cached, "how": "cached"}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        runs = [_Candidate(model, p, c, xb, yb, task, device) for p, c in cand]
+        ref = runs[0].loss()
+        losses = [r.loss() for r in runs]
+        for r in runs:   # warm-up: first calls allocate and pick kernels
+            r.step()
+        warm = max(r.timed(1) for r in runs)
+        steps = max(1, min(20, int(MIN_TIMED_S / max(warm, 1e-6)) + 1))
+        for _ in range(ROUNDS):
+            for r in runs:
+                r.times.append(r.timed(steps))
+    times = [statistics.median(r.times) for r in runs]
+    agree = [i == 0 or abs(l - ref) <= TOLERANCE * max(1.0, abs(ref)) for i, l in enumerate(losses)]
+    best = min((i for i in range(len(runs)) if agree[i]), key=lambda i: times[i])
+    if times[best] > (1 - MARGIN) * times[0]:
+        best = 0
+    entry = {"precision": cand[best][0], "channels_last": cand[best][1],
+             "step_ms": {_name(c): round(t * 1000, 3) for c, t in zip(cand, times)},
+             "loss": {_name(c): round(l, 5) for c, l in zip(cand, losses)},
+             "refused": [_name(c) for c, ok in zip(cand, agree) if not ok],
+             "batch": list(xb.shape), "device": device_model(device), "torch": str(torch.__version__),
+             "threads": torch.get_num_threads(), "tolerance": TOLERANCE, "margin": MARGIN}
+    _write_cache(key, entry)
+    return {**entry, "how": "probed"}
+
+
+def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, device, steps: int) -> dict:
+    """Resolve `train.precision`, `train.channels_last` and `train.compile` in `cfg` (in place) for a run
+    of `steps` more training steps, and say how: set by the config, probed now, or read from the cache.
+    Returns what summary.json records under "speed"."""
+    t = cfg.train
+    asked = {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile}
+    cand = candidates(cfg, xb, device)
+    if len(cand) == 1 and t.compile != "auto":
+        t.precision, t.channels_last = cand[0]
+        return {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile, "asked": asked,
+                "how": "set" if "auto" not in (t.precision, t.channels_last) else "only candidate"}
+    try:
+        found = probe(model, model_name, model_args, xb, yb, task, device, cand)
+    except (ValueError, RuntimeError) as e:   # the batch cannot train (one example under BatchNorm, ...):
+        return fixed_speed(cfg, f"not probed ({type(e).__name__}); the first step says why")  # the loop says it
+    t.precision, t.channels_last = found["precision"], found["channels_last"]
+    if t.compile == "auto":
+        eager = found["step_ms"][_name((t.precision, t.channels_last))] / 1000
+        if eager * steps >= COMPILE_WORTH_S and "compiled_ms" not in found:
+            found.update(_time_compiled(model, t.precision, t.channels_last, xb, yb, task, device))
+            _write_cache(_cache_key(model_name, model_args, xb, device, cand),
+                         {k: v for k, v in found.items() if k != "how"})
+        t.compile, found["compile_why"] = _compile_worth(found, eager, steps)
+    return {**found, "compile": t.compile, "asked": asked}
+
+
+def _time_compiled(model, precision, nhwc, xb, yb, task, device) -> dict:
+    """The compile's seconds (the first step's time beyond an eager one) and a compiled step's ms."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        run = _Candidate(model, precision, nhwc, xb, yb, task, device)
+        eager = run.timed(1)
+        run.fn = torch.compile(run.model)
+        first = run.timed(1)
+        run.step()
+        steps = max(1, min(20, int(MIN_TIMED_S / max(eager, 1e-6)) + 1))
+        compiled = statistics.median(run.timed(steps) for _ in range(ROUNDS))
+    return {"compiled_ms": round(compiled * 1000, 3), "compile_s": round(max(0.0, first - eager), 2)}
+
+
+def _compile_worth(found: dict, eager: float, steps: int) -> tuple[str, str]:
+    """compile = auto: "off" for a run too short to repay a compile, else whether the compiled step's saving
+    over the run's steps is more than the compile took."""
+    seconds = eager * steps
+    if seconds < COMPILE_WORTH_S:
+        return "off", f"about {seconds:.0f} s of steps, under the {COMPILE_WORTH_S:.0f} s that repay one"
+    compiled, cost = found["compiled_ms"] / 1000, found["compile_s"]
+    saved = (eager - compiled) * steps
+    return ("on" if saved > cost else "off"), (f"compiled steps {compiled * 1000:.1f} ms against {eager * 1000:.1f} "
+                                               f"ms save {saved:.0f} s of a {cost:.0f} s compile")
+
+
+def speed_line(speed: dict) -> str:
+    """One console line: what was chosen, and from what."""
+    chosen = _name((speed["precision"], speed["channels_last"]))
+    if "step_ms" not in speed:
+        return f"speed: {chosen} ({speed['how']})"
+    steps = ", ".join(f"{k} {v:.1f}" for k, v in speed["step_ms"].items())
+    compiled = f"; compile {speed['compile']}: {speed['compile_why']}" if speed.get("compile_why") else ""
+    refused = f"; loss off fp32's by > {speed['tolerance']:.0%}: {', '.join(speed['refused'])}" if speed["refused"] else ""
+    return f"speed: {chosen} ({speed['how']}; ms per training step: {steps}{refused}){compiled}"
+
+
+def fixed_speed(cfg, why: str) -> dict:
+    """A loop that does not probe: "auto" settings become fp32, NCHW and no compile (in `cfg`)."""
+    t = cfg.train
+    asked = {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile}
+    t.precision = "fp32" if t.precision == "auto" else t.precision
+    t.channels_last = False if t.channels_last == "auto" else t.channels_last
+    t.compile = "off" if t.compile == "auto" else t.compile
+    return {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile, "asked": asked,
+            "how": why}

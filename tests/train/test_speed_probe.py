@@ -1,0 +1,123 @@
+"""train.precision / channels_last / compile = "auto": the probe's choice is recorded, cached, honoured on
+resume and overridden by an explicit setting, and the probe leaves the run's results as they were."""
+import json
+import os
+import tomllib
+
+import pytest
+import torch
+
+from conftest import dlp
+from dlpractice.config import load_config
+from dlpractice.data import load_dataset
+from dlpractice.models import build_model
+from dlpractice.runs.tasks import TASKS
+from dlpractice.train import probe
+from dlpractice.train.loop import train
+
+RUN = ["--set", "model.name=lenet_bn", "--set", "data.dataset=digits", "--set", "train.epochs=2",
+       "--set", "data.batch_size=64", "--set", "data.limit_train=512", "--set", "log.loggers=['csv']"]
+
+
+def _layout(folder) -> bool:
+    return tomllib.loads((folder / "config.toml").read_text())["train"]["channels_last"]
+
+
+def _say_in_cache(cache, channels_last: bool) -> None:
+    """Every cached answer now says `channels_last`: what a later run reads instead of probing."""
+    path = cache / probe.CACHE_FILE
+    data = json.loads(path.read_text())
+    for entry in data.values():
+        entry["channels_last"] = channels_last
+    path.write_text(json.dumps(data))
+
+
+def test_the_choice_is_cached_recorded_kept_on_resume_and_a_setting_overrides_it(tmp_path):
+    env = {"DLP_CACHE_DIR": tmp_path / "cache"}
+    first = tmp_path / "first"
+    p = dlp("train", *RUN, "--set", "train.checkpoint_every=5", "--out", first,
+            env={**env, "DLPRACTICE_CRASH_AT": "step:12"})
+    assert p.returncode == -9, p.stderr
+    assert "speed: fp32 " in p.stdout and " (probed; ms per training step: fp32 NCHW" in p.stdout, p.stdout
+    chosen = _layout(first)
+    assert isinstance(chosen, bool)   # config.toml holds what ran, not "auto"
+
+    _say_in_cache(tmp_path / "cache", not chosen)        # a resumed run does not ask the cache again
+    p = dlp("train", "--resume", first, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "speed:" not in p.stdout
+    summary = json.loads((first / "summary.json").read_text())
+    assert summary["speed"]["channels_last"] is chosen and summary["speed"]["how"] == "probed"
+    assert _layout(first) is chosen
+
+    again = tmp_path / "again"                           # a new run reads the cache: no probe
+    p = dlp("train", *RUN, "--set", "train.epochs=1", "--out", again, env=env)
+    assert p.returncode == 0, p.stderr
+    speed = json.loads((again / "summary.json").read_text())["speed"]
+    assert speed["how"] == "cached" and speed["channels_last"] is (not chosen) and _layout(again) is (not chosen)
+
+    forced = tmp_path / "forced"                         # an explicit value wins over the cache
+    p = dlp("train", *RUN, "--set", "train.epochs=1", "--set", f"train.channels_last={str(chosen).lower()}",
+            "--set", "train.compile=off", "--out", forced, env=env)
+    assert p.returncode == 0, p.stderr
+    speed = json.loads((forced / "summary.json").read_text())["speed"]
+    assert speed["how"] == "set" and speed["channels_last"] is chosen and _layout(forced) is chosen
+
+
+def test_the_probe_changes_nothing_the_run_computes(tmp_path):
+    base = ["data.dataset=digits", "model.name=lenet_bn", "train.epochs=2", "data.batch_size=64", "data.limit_train=512",
+            "log.loggers=['csv']"]
+    auto = train(load_config(overrides=base), out=tmp_path / "auto").summary
+    s = auto["speed"]
+    assert s["how"] in ("probed", "cached") and s["asked"]["channels_last"] == "auto"
+    same = [f"train.precision={s['precision']}", f"train.channels_last={str(s['channels_last']).lower()}",
+            f"train.compile={s['compile']}"]
+    forced = train(load_config(overrides=base + same), out=tmp_path / "forced").summary
+    assert forced["speed"]["how"] == "set"
+    for k, v in auto["metrics"].items():       # the probe drew no random numbers and touched no weight
+        assert forced["metrics"][k] == pytest.approx(v, rel=1e-5, abs=1e-6), k
+    ref = train(load_config(overrides=base + ["train.precision=fp32", "train.channels_last=false"]),
+                out=tmp_path / "ref").summary
+    assert abs(ref["test_accuracy"] - auto["test_accuracy"]) <= 0.02   # whatever the probe chose
+
+
+def test_a_candidate_whose_loss_disagrees_with_fp32_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLP_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = load_config(overrides=["data.dataset=digits", "model.name=lenet_bn"])
+    data = load_dataset(cfg.data, 28)
+    x, y = data.splits["train"].x[:64], data.splits["train"].y[:64]
+    torch.manual_seed(0)
+    model = build_model("lenet_bn", {"in_channels": 1, "num_classes": 10})
+    cand = [("fp32", False), ("bf16", False)]   # bf16 runs (emulated where the CPU lacks it) a little off fp32
+    state = torch.get_rng_state()
+    monkeypatch.setattr(probe, "TOLERANCE", 0.0)
+    monkeypatch.setattr(probe, "MARGIN", -10.0)   # bf16 would be chosen however slow, were its loss the same
+    found = probe.probe(model, "lenet_bn", {}, x, y, TASKS.get("classification"), torch.device("cpu"), cand)
+    assert found["refused"] == ["bf16 NCHW"] and found["precision"] == "fp32"
+    assert torch.equal(torch.get_rng_state(), state)
+    assert found["loss"]["bf16 NCHW"] != found["loss"]["fp32 NCHW"]
+
+
+def test_auto_is_a_value_only_where_a_setting_takes_it():
+    from dlpractice.errors import UserError
+    assert load_config(overrides=["train.channels_last=auto"]).train.channels_last == "auto"
+    assert load_config(overrides=["train.channels_last=true"]).train.channels_last is True
+    with pytest.raises(UserError, match=r"'train.channels_last' must be true or false or \"auto\", got 'fast'"):
+        load_config(overrides=["train.channels_last=fast"])
+    with pytest.raises(UserError, match="'train.precision' must be one of fp32, bf16, auto; got 'fp16'"):
+        load_config(overrides=["train.precision=fp16"])
+    with pytest.raises(UserError, match="'train.epochs' must be an integer"):
+        load_config(overrides=["train.epochs=auto"])
+
+
+def test_threads_follow_the_free_cores(monkeypatch):
+    from dlpractice.train import skeleton
+    cores, n = len(os.sched_getaffinity(0)), os.cpu_count()
+    ticks = iter([(0, 0), (100 * n, 0)])            # no idle time at all: other jobs hold every core
+    monkeypatch.setattr(skeleton, "_cpu_times", lambda: next(ticks))
+    assert skeleton.free_threads(seconds=0) == 1
+    ticks = iter([(0, 0), (100 * n, 100 * n)])      # all idle
+    monkeypatch.setattr(skeleton, "_cpu_times", lambda: next(ticks))
+    assert skeleton.free_threads(seconds=0) == cores
+    monkeypatch.undo()
+    assert 1 <= skeleton.free_threads(seconds=0.05) <= cores   # the real /proc/stat
