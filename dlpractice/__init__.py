@@ -9,6 +9,12 @@ Names are imported on first use, so `dlp --help` and `import dlpractice.scratch`
 the scratch engine (lectures 1–4) works without torch.
 """
 import importlib
+import os
+
+# OpenMP threads that wait for work sleep instead of spinning: on a machine whose cores other jobs use, a
+# spinning pool takes turns with them and a run collapses (docs/BENCHMARKS.md, "A busy machine"). It must be
+# set before torch loads OpenMP, so here; a value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 

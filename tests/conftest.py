@@ -21,6 +21,8 @@ def pytest_configure(config):
     os.environ["DLP_CACHE_DIR"] = tempfile.mkdtemp(prefix="dlp-test-cache-")
     if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
         os.environ["OMP_NUM_THREADS"] = "1"   # the `dlp` subprocesses of a worker too: one thread each
+    else:   # a fixed count, not the cores free at each run's start (train.threads = 0): runs compared match
+        os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
 
 
 @pytest.fixture(autouse=True)

@@ -119,6 +119,7 @@ def start_progress(t) -> None:
     t.best_value, t.best_epoch, t.since_best = None, 0, 0
     t.train_sums = {}
     t.steps_this_process = 0
+    t.eval_seconds = {}   # the last epoch's evaluation time per split (timing.csv)
 
 
 def progress_state(t) -> dict:
@@ -156,7 +157,8 @@ class EpochLoop:
     def use_machine(self, cfg: RunConfig) -> None:
         """Ranks, threads and device, before anything is built. A run resumed on a machine with fewer cores
         than it was started on uses at most 4 × this machine's cores (a new run is refused more: `start_run`).
-        Ranks sharing a machine divide its cores when `train.threads` is 0."""
+        With `train.threads` 0: the cores divided among the ranks on this machine, or for one process the
+        cores free now (`free_threads`), unless OMP_NUM_THREADS sets the count."""
         self.ranks = current()
         if cfg.train.threads:
             threads = min(cfg.train.threads, machine_threads())
@@ -164,8 +166,10 @@ class EpochLoop:
                 print(f"train.threads = {cfg.train.threads} is more than this machine's {machine_threads()} "
                       f"(4 × {os.cpu_count()} cores): using {threads}", file=sys.stderr, flush=True)
             torch.set_num_threads(threads)
-        elif self.ranks.local_world > 1:
+        elif self.ranks.local_world > 1:   # ranks starting together would see each other as busy
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.ranks.local_world))
+        elif not os.environ.get("OMP_NUM_THREADS"):   # a count the user set stands, as torch reads it
+            torch.set_num_threads(free_threads())
         self.device = choose_device(cfg.train.device, cfg.train.deterministic)
 
     def save(self, name: str, value: float | None = None) -> None:
@@ -231,7 +235,7 @@ class EpochLoop:
                     self.since_best += 1
                 lr = self.lr()
                 for lg in self.loggers:
-                    lg.epoch(self.epoch, metrics, lr, seconds)
+                    lg.epoch(self.epoch, metrics, lr, seconds, timing=dict(self.eval_seconds))
                 crash_point("epoch-logged")
                 if self.ranks.main:
                     self.after_epoch()
@@ -260,6 +264,29 @@ def _saying_what_is_kept(folder: Path):
                             "again, use another --out") from None
         raise UserError(f"{e}. Nothing was saved: the same command with the new settings starts again in "
                         f"{folder}") from None
+
+
+def free_threads(seconds: float = 0.2) -> int:
+    """`train.threads = 0` for one process: the cores that are free now — the idle share of the machine's CPU
+    time over `seconds` (/proc/stat); at least 1. Other jobs' busy cores are left to them, so neither waits
+    for the other (docs/BENCHMARKS.md, "A busy machine")."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        before = _cpu_times()
+        time.sleep(seconds)
+        after = _cpu_times()
+        total, idle = after[0] - before[0], after[1] - before[1]
+        free = (os.cpu_count() or cores) * idle / total if total > 0 else cores
+    except (OSError, ValueError, IndexError):   # no /proc (not Linux): all of them
+        free = cores
+    return max(1, min(cores, int(free + 0.5)))
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(all, idle) jiffies of the machine since boot, from /proc/stat's first line."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values[:8]), values[3] + values[4]   # user … steal; idle + iowait
 
 
 def machine_threads() -> int:
