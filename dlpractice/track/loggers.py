@@ -12,7 +12,8 @@ class Logger:
 
     def start(self, folder: Path, info: dict, first_epoch: int) -> None: ...
 
-    def epoch(self, epoch: int, metrics: dict[str, dict], lr: float, seconds: float) -> None: ...
+    def epoch(self, epoch: int, metrics: dict[str, dict], lr: float, seconds: float, timing=None) -> None:
+        """`seconds`: the epoch's training steps; `timing`: seconds per evaluated split ({"val": ..., "test": ...})."""
 
     def end(self, summary: dict) -> None: ...
 
@@ -27,12 +28,16 @@ class CsvLogger(Logger):
             if p.exists():
                 _rewrite(p, _kept_rows(p, first_epoch))
 
-    def epoch(self, epoch, metrics, lr, seconds):
+    def epoch(self, epoch, metrics, lr, seconds, timing=None):
         names = sorted({k for m in metrics.values() for k in m})
         rows = [[epoch, split, repr(lr), *(repr(float(m[k])) if k in m else "" for k in names)]
                 for split, m in metrics.items()]
         _append(self.path, ["epoch", "split", "lr", *names], rows)
-        _append(self.timing, ["epoch", "seconds"], [[epoch, f"{seconds:.3f}"]])
+        ev = timing or {}
+        share = sum(ev.values()) / (seconds + sum(ev.values())) if seconds + sum(ev.values()) > 0 else 0.0
+        _append(self.timing, ["epoch", "seconds", "val_seconds", "test_seconds", "eval_share"],
+                [[epoch, f"{seconds:.3f}", *(f"{ev[k]:.3f}" if k in ev else "" for k in ("val", "test")),
+                  f"{share:.3f}"]])
 
 
 def _kept_rows(p: Path, first_epoch: int) -> list[list[str]]:
@@ -81,7 +86,7 @@ class ConsoleLogger(Logger):
         print(f"{info['model']} ({info['params']:,} params) on {info['dataset']} "
               f"[{info['device']}] → {folder}", flush=True)
 
-    def epoch(self, epoch, metrics, lr, seconds):
+    def epoch(self, epoch, metrics, lr, seconds, timing=None):
         parts = [f"epoch {epoch:>3}"]
         for split, m in metrics.items():
             parts.append(split + " " + " ".join(f"{k} {v:.4f}" for k, v in m.items()))

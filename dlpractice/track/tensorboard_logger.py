@@ -17,7 +17,7 @@ class TensorBoardLogger(Logger):
             text = (folder / "config.toml").read_text(encoding="utf-8")
             self.writer.add_text("config", "```\n" + text + "\n```", 0)
 
-    def epoch(self, epoch, metrics, lr, seconds):
+    def epoch(self, epoch, metrics, lr, seconds, timing=None):
         for split, m in metrics.items():
             for name, value in m.items():
                 self.writer.add_scalar(f"{name}/{split}", float(value), epoch)

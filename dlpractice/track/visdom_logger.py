@@ -59,7 +59,7 @@ class VisdomLogger(Logger):
         if self.history:
             self._draw()
 
-    def epoch(self, epoch, metrics, lr, seconds):
+    def epoch(self, epoch, metrics, lr, seconds, timing=None):
         self.history[epoch] = {split: dict(m) for split, m in metrics.items()}
         if self.vis is not None:
             self._draw()

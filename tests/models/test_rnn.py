@@ -89,7 +89,7 @@ class _StopAt:
 
     def start(self, folder, info, first_epoch): ...
 
-    def epoch(self, epoch, metrics, lr, seconds):
+    def epoch(self, epoch, metrics, lr, seconds, timing=None):
         if epoch == self.n:
             raise InterruptedError
 

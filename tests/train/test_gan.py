@@ -170,7 +170,7 @@ class _CtrlCAfterEpoch1:
 
     def start(self, folder, info, first_epoch): ...
 
-    def epoch(self, epoch, metrics, lr, seconds):
+    def epoch(self, epoch, metrics, lr, seconds, timing=None):
         if epoch == 1:
             os.kill(os.getpid(), signal.SIGINT)
 
