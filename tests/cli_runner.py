@@ -54,6 +54,15 @@ def serve() -> None:
 
     import dlpractice.data  # noqa: F401
     from dlpractice.cli import main
+    # What nearly every command loads next, also imported once (no thread pool runs before a fork): the
+    # data sets' scikit-learn (splits, bundled sets; ~2 s) and matplotlib's Agg backend for the figures (~1 s).
+    import sklearn.datasets  # noqa: F401
+    import sklearn.model_selection  # noqa: F401
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import dlpractice.train.loop  # noqa: F401
+    import dlpractice.track.report  # noqa: F401
     reply = sys.stdout
     for line in sys.stdin:
         req = json.loads(line)

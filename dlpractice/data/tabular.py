@@ -216,7 +216,9 @@ def _target(table: Table, name: str, task: str, classes: list | None) -> tuple[s
         raise UserError(f"a binary target needs exactly 2 classes; column '{name}' has {len(values)}: "
                         f"{values[:10]}; use task \"classification\" (data.options.task)")
     if len(values) < 2:
-        raise UserError(f"target column '{name}' has a single value {values}; nothing to learn")
+        source = f" of {table.source}" if table.source else ""
+        raise UserError(f"target column '{name}'{source} has a single value {values}; nothing to learn (check "
+                        "data.options.target)")
     index = {v: i for i, v in enumerate(values)}
     return task, np.array([index[str(v)] for v in raw], dtype=np.int64), values
 

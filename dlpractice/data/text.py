@@ -235,10 +235,11 @@ def load_names(cfg: DataConfig) -> DataBundle:
                        where_test=lambda i: f" ({NAMES_FILES[1]} row {i + 1})")
 
 
-def _fixed_test_split(y: np.ndarray, opts: dict) -> tuple[np.ndarray, np.ndarray]:
+def _fixed_test_split(y: np.ndarray, opts: dict, source) -> tuple[np.ndarray, np.ndarray]:
     frac = fraction_option(opts, "test_fraction", 1 / 3)
     if len(y) < 4:
-        raise UserError(f"only {len(y)} labelled strings: too few to split into train and test")
+        raise UserError(f"{source} holds only {len(y)} labelled strings: too few to split into train and test "
+                        "(at least 4)")
     return fixed_test_split(y, frac, int_option(opts, "test_seed", 0), stratify=_stratifiable(y))
 
 
@@ -263,7 +264,7 @@ def load_names_tutorial(cfg: DataConfig) -> DataBundle:
                 labels.append(k)
                 where.append(f" ({f} line {n})")
     y = np.asarray(labels, dtype=np.int64)
-    tr, te = _fixed_test_split(y, opts)
+    tr, te = _fixed_test_split(y, opts, folder)
     bundle = text_bundle("names-tutorial", ([texts[i] for i in tr], y[tr].tolist()),
                          ([texts[i] for i in te], y[te].tolist()), TUTORIAL_LANGUAGES, cfg,
                          {k: v for k, v in opts.items() if k in TEXT_OPTIONS}, source=str(folder),
@@ -332,7 +333,7 @@ def load_text_csv(cfg: DataConfig) -> DataBundle:
         raise UserError(f"CSV {path} has a single label {classes}; a classifier needs at least two")
     ix = {c: i for i, c in enumerate(classes)}
     y = np.array([ix[c] for c in labels], dtype=np.int64)
-    tr, te = _fixed_test_split(y, opts)
+    tr, te = _fixed_test_split(y, opts, f"CSV {path}")
     text_opts = {k: v for k, v in opts.items() if k in TEXT_OPTIONS}
     text_opts.setdefault("max_length", 64)
     bundle = text_bundle(path.stem, ([texts[i] for i in tr], y[tr].tolist()), ([texts[i] for i in te], y[te].tolist()),
