@@ -142,8 +142,12 @@ class Trainer(EpochLoop):
             self.weight = len(yb) * self.ranks.world / self.loader.batch_len(self.batch)
         try:
             out, loss = self.train_step(xb, yb)
-        except ValueError as e:
-            if "Expected more than 1 value per channel" not in str(e):
+        except Exception as e:   # noqa: BLE001  (a compile that fails here is the machine's, said in one line)
+            if self.cfg.train.compile == "on" and type(e).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise UserError(f"train.compile = on failed on this machine ({type(e).__name__}: "
+                                f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''}); use --set "
+                                "train.compile=off") from None
+            if not isinstance(e, ValueError) or "Expected more than 1 value per channel" not in str(e):
                 raise
             raise UserError(f"BatchNorm cannot train on a batch of one example (epoch {self.epoch}, batch "
                             f"{self.batch + 1} of {len(self.loader)}: {len(self.data.splits['train'])} training "

@@ -121,3 +121,19 @@ def test_threads_follow_the_free_cores(monkeypatch):
     assert skeleton.free_threads(seconds=0) == cores
     monkeypatch.undo()
     assert 1 <= skeleton.free_threads(seconds=0.05) <= cores   # the real /proc/stat
+
+
+def test_a_compile_that_fails_on_this_machine_is_one_line(tmp_path, monkeypatch):
+    from torch._dynamo.exc import Unsupported
+    from dlpractice.errors import UserError
+
+    def broken(net, **kw):
+        def fails(*a, **k):
+            raise Unsupported("no C++ compiler found (a stand-in for what a bare machine says)")
+        return fails
+    monkeypatch.setattr(torch, "compile", broken)
+    cfg = load_config(overrides=["data.dataset=digits", "model.name=softmax", "train.epochs=1",
+                                 "train.compile=on", "log.loggers=['csv']"])
+    with pytest.raises(UserError, match=r"train.compile = on failed on this machine \(Unsupported: no C\+\+ "
+                                         r"compiler.*use --set train.compile=off"):
+        train(cfg, out=tmp_path / "r")
