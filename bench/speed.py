@@ -11,8 +11,10 @@ models, the course's names for the GRU) with the same recipe (dlpractice's defau
   dlp       `dlpractice.train(cfg)` with nothing set but the recipe: train.precision, channels_last,
             compile and threads left at "auto" / 0 (the probe's choice, cached after the first round);
   lightning a `lightning.Trainer` on the textbook DataLoader, when `lightning` is installed.
-Loops are interleaved over `--rounds` rounds, their order rotating each round; the table reports the
-median training examples/s (evaluation excluded) and the test accuracy after the epoch.
+Every loop starts from the same initial weights (seeded as the Trainer seeds) and walks the same order of
+examples (dlp's first-epoch shuffle), so their test accuracies agree up to float rounding (threads and
+layout change summation order). Loops are interleaved over `--rounds` rounds, their order rotating each
+round; the table reports the median training examples/s (evaluation excluded) and the test accuracy.
 
     python bench/speed.py                       # 3 rounds, all four models (about 10 minutes on 2 cores)
     python bench/speed.py --models course_cnn --rounds 1 --limit 5000    # smoke run
@@ -33,11 +35,13 @@ from torch.utils.data import DataLoader, Dataset
 
 from dlpractice.config import load_config
 from dlpractice.data import load_dataset
+from dlpractice.data.loader import TensorLoader
 from dlpractice.models import build_model, MODELS
 from dlpractice.runs.tasks import TASKS
 from dlpractice.train.loop import train
 from dlpractice.train.optim import build_optimizer
 from dlpractice.train.probe import bf16_native
+from dlpractice.train.skeleton import seed_everything
 
 MODELS_RUN = {   # model → (data set, model.args, training examples kept: 0 = all)
     "course_cnn": ("fashion-mnist", {}, 0),
@@ -89,16 +93,15 @@ def _accuracy(model, x, y, nhwc=False) -> float:
 def _hand_or_textbook(cfg, setup, textbook: bool, precision="fp32", nhwc=False) -> tuple[float, float]:
     spec, data, args = setup
     task = TASKS.get(spec.task)
-    torch.manual_seed(SEED)
+    seed_everything(SEED)     # as the Trainer does before it loads the data (which draws nothing) and builds
     model = build_model(spec.name, args)
     if nhwc:
         model = model.to(memory_format=torch.channels_last)
     opt = build_optimizer(cfg.optim, model.parameters())
     tr, te = data.splits["train"], data.splits["test"]
-    order = torch.randperm(len(tr), generator=torch.Generator().manual_seed(SEED))
+    order = TensorLoader(tr.x, tr.y, BATCH, shuffle=True, seed=SEED).order(1)   # dlp's first-epoch order
     if textbook:
-        batches = DataLoader(PerSample(tr.x, tr.y), batch_size=BATCH, shuffle=True,
-                             generator=torch.Generator().manual_seed(SEED))
+        batches = DataLoader(PerSample(tr.x, tr.y), batch_size=BATCH, sampler=order.tolist())
     else:
         batches = ((tr.x[order[i:i + BATCH]], tr.y[order[i:i + BATCH]]) for i in range(0, len(tr), BATCH))
     model.train()
