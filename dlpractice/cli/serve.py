@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import socket
 import sys
 
@@ -49,6 +50,9 @@ def cmd_serve(args) -> int:
     from ..errors import UserError
     if args.max_batch < 1:
         raise UserError(f"--max-batch must be at least 1, got {args.max_batch}")
+    workers = min(4, max(1, (os.cpu_count() or 1) - 1)) if args.workers is None else args.workers
+    if not 0 <= workers <= 64:
+        raise UserError(f"--workers must be 0–64, got {args.workers}")
     limits = _limits(args)
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be 0–65535 (0 picks a free one), got {args.port}")
@@ -58,16 +62,17 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from ..serve.http import build_app
-    app = build_app(pred, limits, max_batch=args.max_batch)
+    app = build_app(pred, limits, max_batch=args.max_batch, compiled=not args.eager, workers=workers)
     sock = _bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     info = app.state.info
     print(f"serving {args.run} ({info['model']}, {info['task']} on {info['dataset']}) at http://{shown}:{port}/ "
           "— POST /predict, GET /model, GET /health; Ctrl-C stops", flush=True)
-    from ..serve.wire import JsonErrorH11Protocol
+    from ..serve.wire import http_protocol
+    # loop "auto": uvloop when it is installed (the `serve` extra), asyncio's own loop otherwise
     server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, access_log=args.log_level == "info",
-                                           timeout_keep_alive=30, http=JsonErrorH11Protocol))
+                                           timeout_keep_alive=30, http=http_protocol(), loop="auto"))
     server.run(sockets=[sock])
     return 0
 
@@ -104,6 +109,12 @@ def add_commands(sub) -> None:
                        help=f"at most N {f.metadata['help']} (range {range_text(f.metadata)})")
     p.add_argument("--max-batch", type=int, default=64,
                    help="rows per forward pass when concurrent requests are batched together (1: no batching)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes that decode and prepare request bodies beside the server's threads (0: none; "
+                        "default: the cores but one, at most 4)")
+    p.add_argument("--eager", action="store_true",
+                   help="run the model as PyTorch modules (default: traced to TorchScript and optimised for "
+                        "inference where its logits equal the model's within 1e-5)")
     p.add_argument("--log-level", default="warning", choices=["warning", "info"], help="uvicorn logging")
     p.set_defaults(func=cmd_serve)
 

@@ -12,6 +12,8 @@ so that it starts at the last real character; the final hidden state is the outp
 step (what packing returns); outputs past a sequence's end are masked out of max / mean pooling.
 `--check` compares the file with the packed PyTorch model on real test inputs, names of different
 lengths in one batch included.
+
+`served_model` is the same tracing for `dlp serve`: the model it runs, optimised for inference.
 """
 from __future__ import annotations
 
@@ -214,6 +216,33 @@ def compare(pred, run_file: Callable, x: torch.Tensor) -> dict:
         out["lengths"] = f"{int(lens.min())}–{int(lens.max())}"
     out["ok"] = out["max_abs_diff"] <= TOLERANCE
     return out
+
+
+def served_model(pred, sizes: tuple[int, ...] = (1, 3, 8)) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """The model `dlp serve` runs, and its name: the run's model traced to TorchScript and optimised for
+    inference ("torchscript": batch norm folded into the layers before it, the whole forward pass one call
+    into C++ that holds the GIL only to enter and leave it, where the PyTorch modules take and give it back
+    at every layer, so the event loop and the decoding threads run meanwhile), when its logits equal the
+    PyTorch model's within TOLERANCE on random inputs `sizes` at a time; the PyTorch model ("pytorch")
+    where tracing fails or differs, and for inputs of a variable length (sequence runs), whose traced
+    form (`PaddedRecurrent`) is a different computation."""
+    import warnings
+    if _has_length(pred.meta):
+        return pred.model, "pytorch"
+    gen = torch.Generator().manual_seed(0)
+    kind = INPUT_KINDS.get(pred.meta["input"])
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TracerWarnings and TorchScript's deprecation notices
+            traced = torch.jit.optimize_for_inference(torch.jit.trace(exportable(pred.model), (_example(pred.meta),),
+                                                                      check_trace=False))
+            for n in sizes:
+                x = kind.example(pred.meta, n, gen)
+                if not (traced(x) - pred.model(x)).abs().max() <= TOLERANCE:   # NaN counts as a difference
+                    return pred.model, "pytorch"
+    except Exception:  # noqa: BLE001  (a model tracing cannot follow is served as it is)
+        return pred.model, "pytorch"
+    return traced, "torchscript"
 
 
 def export(run, fmt: str = "onnx", out=None, checkpoint: str = "best", check: bool = False,

@@ -8,7 +8,9 @@
 - tabular runs: JSON `{"rows": [...]}` (or the bare list), each row an object {column: value} as in a
   CSV with a header, or a list of values in the training CSV's column order (runs trained without a header);
 - sequence runs: a JSON list of strings (or `{"texts": [...]}`).
-Inputs are prepared by the very converters `dlp predict` uses, so both give the same answer.
+Inputs are prepared by the very converters `dlp predict` uses, so both give the same answer (up to float
+rounding: the server runs the model traced to TorchScript where that gives the same logits within 1e-5,
+`export.served_model`; `dlp serve --eager` runs the PyTorch modules).
 
 Every error is JSON `{"error": "..."}` naming the problem (FastAPI's own `{"detail": ...}` answers too:
 an unknown path, a wrong method, a bad query parameter). Bad input is a 4xx, never a 5xx: 400 unreadable
@@ -21,134 +23,42 @@ the load as well as on the request, so a smaller request, or the same one later,
 documents each of these statuses, and its request schema says what /predict takes (1 … max_items items,
 strings of 1 … max_chars characters, the columns a row needs).
 
-Concurrent requests share forward passes (`MicroBatcher`): while the model computes one batch, the
-requests that arrive queue up and go together into the next one, so a lone request waits for nothing
-and a busy server runs fewer, larger batches (bench/serve_load.py measures both).
+A request's work is done off the event loop in two stages. Decoding and preparing: in a worker process
+for a plain body (`preparing.Workers`, outside the server's GIL; `dlp serve --workers`), else on one of
+two threads. The forward pass: on the one model thread, shared by concurrent requests (`MicroBatcher`):
+while the model computes one batch, the requests that arrive queue up and go together into the next one,
+so a lone request waits for nothing and a busy server runs fewer, larger batches; the answers' JSON is
+made there too, a batch at a time. Plain POST /predict requests take a fast lane past FastAPI's routing
+(`ServeApp`), with the same answers and errors. bench/serve_load.py measures it, batching on and off.
 """
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from importlib import resources
-from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import UserError
 from ..inputs import INPUT_KINDS
 from ..inputs.http import HTTPError, Limits, Payload
+from .batching import MicroBatcher
+from .export import served_model
+from .preparing import Workers, body_payload, read
+from .wire import BodyLimit, RequestTooLarge, ascii_json, media_type, plain_predict, read_body
+from .wire import error_response as _error
 
 PAGE_FILES = {"/": ("page.html", "text/html; charset=utf-8"), "/page.js": ("page.js", "text/javascript"),
               "/page.css": ("page.css", "text/css")}
 # The page may load only what this server serves: no CDN, font or script from elsewhere.
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'")
-
-
-# -- micro-batching -----------------------------------------------------------------------------------------
-def stack(xs: list[torch.Tensor]) -> torch.Tensor:
-    """Concatenate request batches; id sequences of different lengths are right-padded with 0 (padding),
-    which the sequence models ignore (they recover each length as the count of non-zero ids)."""
-    width = max(x.shape[-1] for x in xs)
-    if any(x.shape[1:] != xs[0].shape[1:] for x in xs):
-        xs = [F.pad(x, (0, width - x.shape[-1])) for x in xs]
-    return torch.cat(xs)
-
-
-@dataclass
-class MicroBatcher:
-    """Runs `fn(batch)` on one worker thread; requests that arrive while it computes go together into
-    the next call (up to `max_rows` rows). `max_rows` = 1 turns batching off."""
-    fn: Callable[[torch.Tensor], torch.Tensor]
-    max_rows: int = 64
-    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="model"))
-    batches: int = 0     # forward passes run
-    requests: int = 0    # requests answered
-    _queue: asyncio.Queue | None = None
-    _worker: asyncio.Task | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-
-    async def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # first call, or a new event loop (e.g. a test client's per-request loop)
-            self._loop, self._queue = loop, asyncio.Queue()
-            self._worker = loop.create_task(self._work())
-        fut = loop.create_future()
-        await self._queue.put((x, fut))
-        return await fut
-
-    async def _work(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            items = [await self._queue.get()]
-            rows = len(items[0][0])
-            while rows < self.max_rows and not self._queue.empty():
-                items.append(self._queue.get_nowait())
-                rows += len(items[-1][0])
-            try:
-                out = await loop.run_in_executor(self.pool, self.fn, stack([x for x, _ in items]))
-            except Exception as e:  # noqa: BLE001  (handed to each waiting request, which reports it)
-                for _, fut in items:
-                    if not fut.done():
-                        fut.set_exception(e)
-                continue
-            self.batches += 1
-            self.requests += len(items)
-            start = 0
-            for x, fut in items:
-                if not fut.done():
-                    fut.set_result(out[start:start + len(x)])
-                start += len(x)
-
-
-# -- request size limit -------------------------------------------------------------------------------------
-class RequestTooLarge(Exception):
-    pass
-
-
-class BodyLimit:
-    """ASGI middleware: a request whose Content-Length (or streamed body) exceeds `limit` bytes gets a 413
-    without being read further."""
-
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            return await _error(413, f"request body over {self.limit:,} bytes")(scope, receive, send)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise RequestTooLarge()
-            return message
-        await self.app(scope, limited, send)
-
-
-class AsciiJSON(JSONResponse):
-    """JSON with non-ASCII characters escaped: a label holding a lone surrogate (from a JSON "\\ud800"
-    escape or a file name) still encodes, where UTF-8 output would fail with a 500."""
-
-    def render(self, content) -> bytes:
-        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
-
-
-def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    return AsciiJSON({"error": message}, status_code=status, headers=headers)
 
 
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
@@ -179,33 +89,20 @@ def _validation_message(e: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def _first_bad(t: torch.Tensor) -> int:
-    return int((~torch.isfinite(t)).flatten(1).any(1).nonzero()[0, 0])
-
-
 # -- the app -----------------------------------------------------------------------------------------------
 async def _payload(request: Request, limits: Limits) -> Payload:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = media_type(request.headers.get("content-type", ""))
     if ctype == "multipart/form-data":
         form = await request.form(max_files=limits.max_items, max_fields=limits.max_items)
         files = [(v.filename or k, await v.read()) for k, v in form.multi_items() if not isinstance(v, str)]
         return Payload(ctype, files=files, seconds=limits.max_seconds)
-    body = await request.body()
-    if ctype.startswith("image/") or ctype == "application/octet-stream":
-        return Payload(ctype, files=[("image", body)], seconds=limits.max_seconds)
-    if ctype == "application/json" or ctype.endswith("+json"):
-        try:
-            return Payload(ctype, data=json.loads(body), is_json=True, seconds=limits.max_seconds)
-        except (ValueError, RecursionError) as e:  # RecursionError: JSON nested thousands deep
-            raise HTTPError(400, f"the body is not valid JSON ({type(e).__name__}: {str(e)[:80]})") from None
-    return Payload(ctype, seconds=limits.max_seconds)
+    return body_payload(ctype, await request.body(), limits)
 
 
-async def _prepare(reader, meta: dict, payload: Payload, limits: Limits):
-    """The run's HTTP reader on a worker thread (decoding off the event loop), answered within
+async def _in_time(fut: asyncio.Future, limits: Limits):
+    """A request's preparing (`fut`: on a worker thread or process, off the event loop), answered within
     `max_seconds`: the readers stop themselves past the budget between items (`Payload.check_time`), and
     one slow item (a single huge table) still gets its 503 on time while its thread finishes."""
-    fut = asyncio.get_running_loop().run_in_executor(None, reader, meta, payload, limits)
     try:
         return await asyncio.wait_for(fut, timeout=limits.max_seconds)
     except asyncio.TimeoutError:
@@ -228,27 +125,90 @@ def model_info(pred, limits: Limits) -> dict:
     return info
 
 
-def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAPI:
+class ServeApp(FastAPI):
+    """FastAPI with a fast lane: `fast_predict(scope, receive, send, media type, top)` answers the plain
+    POST /predict requests (`wire.plain_predict`) before FastAPI's middleware, routing and dependency
+    injection see them (on 2 cores they took over half of the event loop's time per request); every other
+    request goes through FastAPI as before."""
+    fast_predict = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if self.fast_predict is not None and (plain := plain_predict(scope)) is not None:
+            return await self.fast_predict(scope, receive, send, *plain)
+        await super().__call__(scope, receive, send)
+
+
+def build_app(pred, limits: Limits | None = None, max_batch: int = 64, compiled: bool = True,
+              workers: int = 0) -> FastAPI:
     """The FastAPI app serving `pred` (a Predictor). Swagger UI and ReDoc are off (they load CDN assets);
-    the page at / and the OpenAPI document at /openapi.json are served from this process."""
+    the page at / and the OpenAPI document at /openapi.json are served from this process. `compiled`:
+    run the model as `export.served_model` makes it (TorchScript where that gives the same logits);
+    False: as PyTorch modules. `workers`: processes that decode and prepare plain bodies
+    (`preparing.Workers`; 0: all on the server's threads)."""
     limits = limits or Limits()
     kind = INPUT_KINDS.get(pred.meta["input"])
     if kind.http is None:
         raise UserError(f"runs with {kind.name} input are not served over HTTP")
-    reader = kind.http
-    model = pred.model
+    # Two threads decode and prepare what the worker processes do not: one works while the other waits
+    # for the GIL, and a slow request holds up only one; more threads only hand the GIL around more (on
+    # 2 cores 6 threads, the default executor's, answered fewer requests/s than 2).
+    threads = ThreadPoolExecutor(2, thread_name_prefix="prepare")
+    processes = Workers(kind.name, pred.meta, limits, workers)
+
+    model, runtime = (served_model(pred) if compiled else (pred.model, "pytorch"))
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():  # per thread: the worker thread needs its own
             return model(x)
 
-    batcher = MicroBatcher(forward, max_rows=max_batch)
+    def finish(out: torch.Tensor, parts: list[tuple[slice, tuple[list[str], int]]]) -> list:
+        """On the model's worker thread: the batch's outputs → each request's JSON body (a part's tag: its
+        labels and `top`), or the 422 of an output that is not finite. One check and one `describe` per
+        batch (per `top` asked for) instead of one per request: a fifth of the time."""
+        finite = torch.isfinite(out.reshape(len(out), -1)).all(1).tolist()
+        answers: list = [None] * len(parts)
+        groups: dict[int, list[int]] = {}   # top → the requests asking for it
+        alone: list[int] = []
+        for i, (rows, (labels, top)) in enumerate(parts):
+            if not all(finite[rows]):
+                answers[i] = HTTPError(422, f"the model's output for input {finite[rows].index(False) + 1} is not "
+                                            "finite: its values are far outside what the model was trained on")
+            elif len(labels) == rows.stop - rows.start:   # one label a row: the batch's answers split back
+                groups.setdefault(top, []).append(i)
+            else:
+                alone.append(i)
+        for top, members in groups.items():
+            try:
+                rows = out if len(members) == len(parts) else torch.cat([out[parts[i][0]] for i in members])
+                described = pred.describe(rows, [label for i in members for label in parts[i][1][0]], top)
+                start = 0
+                for i in members:
+                    answers[i] = ascii_json(described[start:start + len(parts[i][1][0])])
+                    start += len(parts[i][1][0])
+            except Exception:  # noqa: BLE001  (one answer failing: each alone, so the others still go)
+                alone += members
+        for i in alone:
+            (rows, (labels, top)) = parts[i]
+            try:
+                answers[i] = ascii_json(pred.describe(out[rows], labels, top))
+            except Exception as e:  # noqa: BLE001  (handed to its own request, which reports it)
+                answers[i] = e
+        return answers
+
+    batcher = MicroBatcher(forward, max_rows=max_batch, finish=finish)
     info = model_info(pred, limits)
     started = time.time()
-    app = FastAPI(title=f"dlp serve: {info['model']} on {info['dataset']}", docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json", version=str(info["versions"].get("dlpractice", "")),
-                  description=f"POST /predict takes {kind.how}.")
-    app.state.batcher, app.state.info = batcher, info
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await processes.start()   # before the first request: a worker takes ~2 s to import torch
+        yield
+        await processes.stop()
+
+    app = ServeApp(title=f"dlp serve: {info['model']} on {info['dataset']}", docs_url=None, redoc_url=None,
+                   openapi_url="/openapi.json", version=str(info["versions"].get("dlpractice", "")),
+                   description=f"POST /predict takes {kind.how}.", lifespan=lifespan)
+    app.state.batcher, app.state.info, app.state.runtime, app.state.workers = batcher, info, runtime, processes
 
     @app.exception_handler(HTTPError)
     async def _http_error(request, e: HTTPError):
@@ -295,18 +255,39 @@ def build_app(pred, limits: Limits | None = None, max_batch: int = 64) -> FastAP
     content = kind.body(pred.meta, limits) if callable(kind.body) else kind.body
     body_doc = {"requestBody": {"required": True, "description": kind.how, "content": content}}
 
+    async def respond(payload: Payload, top: int) -> Response:
+        x, labels = await _in_time(asyncio.get_running_loop().run_in_executor(
+            threads, read, kind.http, pred.meta, payload, limits), limits)
+        return await answer(x, labels, top)
+
+    async def answer(x: torch.Tensor, labels: list[str], top: int) -> Response:
+        return Response(await batcher(x, (labels, top)), media_type="application/json")
+
     @app.post("/predict", openapi_extra=body_doc, responses=_responses(PREDICT_ERRORS))
     async def predict(request: Request, top: int = Query(3, ge=1, le=1000,
                                                            description="classes per input")) -> list[dict]:
-        payload = await _payload(request, limits)
-        x, labels = await _prepare(reader, pred.meta, payload, limits)
-        if x.is_floating_point() and not torch.isfinite(x).all():
-            raise HTTPError(422, f"input {_first_bad(x) + 1} overflows float32 (a value beyond ±3.4e38)")
-        out = await batcher(x)
-        if not torch.isfinite(out).all():
-            raise HTTPError(422, f"the model's output for input {_first_bad(out) + 1} is not finite: its values are "
-                                 "far outside what the model was trained on")
-        return AsciiJSON(pred.describe(out, labels, top))
+        return await respond(await _payload(request, limits), top)
+
+    # The fast lane refuses what a plain POST /predict can raise with the very handlers above, and a bug
+    # as FastAPI's ServerErrorMiddleware does: the one 500 answer, then the traceback to uvicorn's log.
+    refusals = {HTTPError: _http_error, UserError: _user_error, RequestTooLarge: _too_large}
+    body_limit = BodyLimit(None, limits.max_bytes)
+
+    async def fast_predict(scope, receive, send, ctype: str, top: int) -> None:
+        if (response := body_limit.refuse(scope)) is None:
+            try:
+                body = await read_body(body_limit.limited(receive))
+                if (prepared := processes.submit(ctype, body, time.monotonic())) is None:
+                    response = await respond(body_payload(ctype, body, limits), top)
+                else:
+                    response = await answer(*await _in_time(prepared, limits), top)
+            except tuple(refusals) as e:
+                response = await next(h for cls, h in refusals.items() if isinstance(e, cls))(None, e)
+            except Exception as e:
+                await (await _server_error(None, e))(scope, receive, send)
+                raise
+        await response(scope, receive, send)
+    app.fast_predict = fast_predict
 
     def page(name: str, media: str):
         text = resources.files(__package__).joinpath(name).read_bytes()

@@ -3,7 +3,8 @@ and names; bad input is a clear 4xx; /model, /health, the page and the OpenAPI d
 127.0.0.1 with --port 0 and refuses a missing run folder before binding.
 
 Shared with test_serve_browser / test_serve_fuzz / test_export: `tiny_run` (small real runs, trained once
-per session) and `served` (one in-process uvicorn per run folder, on its own thread).
+per session), `served` (one in-process uvicorn per run folder, on its own thread) and `start_server` (the
+same for a given app).
 """
 from __future__ import annotations
 
@@ -59,22 +60,27 @@ def served(folder, **limits) -> str:
     on a daemon thread for the rest of the session)."""
     key = (str(folder), tuple(sorted(limits.items())))
     if key not in _SERVERS:
-        import uvicorn
-
         from dlpractice.serve.http import Limits, build_app
         from dlpractice.runs.predictor import Predictor
-        from dlpractice.cli.serve import _bind
-        app = build_app(Predictor(folder), Limits(**limits))
-        sock = _bind("127.0.0.1", 0)
-        from dlpractice.serve.wire import JsonErrorH11Protocol
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=JsonErrorH11Protocol))
-        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-        deadline = time.monotonic() + 180                           # sized for a machine other jobs share
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        _SERVERS[key] = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        _SERVERS[key] = start_server(build_app(Predictor(folder), Limits(**limits)))
     return _SERVERS[key]
+
+
+def start_server(app, http=None) -> str:
+    """Run `app` in a real uvicorn (with `http`, by default the protocol `dlp serve` uses) on a free
+    127.0.0.1 port, on a daemon thread for the rest of the session; its base URL once it has started."""
+    import uvicorn
+
+    from dlpractice.cli.serve import _bind
+    from dlpractice.serve.wire import http_protocol
+    sock = _bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=http or http_protocol()))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    deadline = time.monotonic() + 180                           # sized for a machine other jobs share
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture(scope="session")
