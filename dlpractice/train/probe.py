@@ -151,6 +151,7 @@ def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: 
     cached = _read_cache().get(key)
     if isinstance(cached, dict) and {"precision", "channels_last", "step_ms"} <= cached.keys():
         return {**cached, "how": "cached"}
+    t0 = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         runs = [_Candidate(model, p, c, xb, yb, task, device) for p, c in cand]
         ref = runs[0].loss()
@@ -172,7 +173,8 @@ def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: 
              "loss": {_name(c): round(l, 5) for c, l in zip(cand, losses)},
              "refused": [_name(c) for c, ok in zip(cand, agree) if not ok],
              "batch": list(xb.shape), "device": device_model(device), "torch": str(torch.__version__),
-             "threads": torch.get_num_threads(), "tolerance": TOLERANCE, "margin": MARGIN}
+             "threads": torch.get_num_threads(), "tolerance": TOLERANCE, "margin": MARGIN,
+             "probe_seconds": round(time.perf_counter() - t0, 2)}
     _write_cache(key, entry)
     return {**entry, "how": "probed"}
 
