@@ -8,8 +8,8 @@ fp32 NCHW (closer is timing noise) and its loss on that batch is within `TOLERAN
 is cached per (model and args, batch shape, threads, device model, torch version) in the user cache, so the
 probe runs once per machine; the run's config then holds plain values, so a resumed run keeps them.
 
-`train.compile = auto` compiles only where the run is long enough to repay a compile: a run whose
-probed training time is under `COMPILE_WORTH_S` seconds is not compiled (the compile alone takes tens of
+`train.compile = auto` compiles only where the run is long enough to repay a compile: a run of fewer than
+`COMPILE_MIN_STEPS` steps, or whose probed training time is under `COMPILE_WORTH_S` seconds, is not compiled (the compile alone takes tens of
 seconds on a CPU); for a longer one a copy is compiled and timed once (cached too), and the run compiles
 only if the time its steps save is more than the compile took.
 """
@@ -32,6 +32,8 @@ MARGIN = 0.05         # a candidate must be this much faster than fp32 NCHW to b
 ROUNDS = 3            # interleaved timing rounds; each candidate's time is its median
 MIN_TIMED_S = 0.03    # each round times enough steps to take at least this long
 COMPILE_WORTH_S = 300.0   # a run shorter than this (probed) is not compiled under compile = auto
+COMPILE_MIN_STEPS = 1000  # nor one of fewer steps, unprobed (a CPU compile of tens of seconds needs ≥ 20 ms saved
+                          # on each of 1,000 steps)
 CACHE_FILE = "speed_probe.json"
 
 
@@ -186,16 +188,22 @@ def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, de
     t = cfg.train
     asked = {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile}
     cand = candidates(cfg, xb, device)
+    few = t.compile == "auto" and steps < COMPILE_MIN_STEPS
+    if few:
+        t.compile = "off"
     if len(cand) == 1 and t.compile != "auto":
         t.precision, t.channels_last = cand[0]
         return {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile, "asked": asked,
-                "how": "set" if "auto" not in (t.precision, t.channels_last) else "only candidate"}
+                "how": "set" if "auto" not in (asked["precision"], asked["channels_last"]) else "only candidate",
+                **({"compile_why": f"{steps} steps, too few to repay a compile"} if few else {})}
     try:
         found = probe(model, model_name, model_args, xb, yb, task, device, cand)
     except (ValueError, RuntimeError) as e:   # the batch cannot train (one example under BatchNorm, ...):
         return fixed_speed(cfg, f"not probed ({type(e).__name__}); the first step says why")  # the loop says it
     t.precision, t.channels_last = found["precision"], found["channels_last"]
-    if t.compile == "auto":
+    if few:
+        found["compile_why"] = f"{steps} steps, too few to repay a compile"
+    elif t.compile == "auto":
         eager = found["step_ms"][_name((t.precision, t.channels_last))] / 1000
         if eager * steps >= COMPILE_WORTH_S and "compiled_ms" not in found:
             found.update(_time_compiled(model, t.precision, t.channels_last, xb, yb, task, device))

@@ -58,7 +58,7 @@ def test_the_choice_is_cached_recorded_kept_on_resume_and_a_setting_overrides_it
 
     forced = tmp_path / "forced"                         # an explicit value wins over the cache
     p = dlp("train", *RUN, "--set", "train.epochs=1", "--set", f"train.channels_last={str(chosen).lower()}",
-            "--set", "train.compile=off", "--out", forced, env=env)
+            "--set", "train.precision=fp32", "--out", forced, env=env)
     assert p.returncode == 0, p.stderr
     speed = json.loads((forced / "summary.json").read_text())["speed"]
     assert speed["how"] == "set" and speed["channels_last"] is chosen and _layout(forced) is chosen
