@@ -140,20 +140,8 @@ def test_micro_batcher_finishes_each_request_on_the_worker_thread():
 
 def test_the_h11_protocol_without_httptools_also_refuses_in_json(names_run):
     """httptools is optional: h11's protocol, the fallback, answers what it cannot parse as the other does."""
-    import json
-    import socket
-
     from dlpractice.runs.predictor import Predictor
     from dlpractice.serve.http import build_app
     from dlpractice.serve.wire import JsonErrorH11Protocol
-    host, port = start_server(build_app(Predictor(names_run)), http=JsonErrorH11Protocol).removeprefix(
-        "http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=60) as s:
-        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: abc\r\n\r\n[]")
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
-    head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, raw
-    assert "malformed HTTP request" in json.loads(body)["error"]
+    from test_serve_limits import assert_malformed_length_is_json
+    assert_malformed_length_is_json(start_server(build_app(Predictor(names_run)), http=JsonErrorH11Protocol))

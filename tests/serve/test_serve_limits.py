@@ -146,9 +146,14 @@ def test_openapi_documents_every_status_and_what_is_accepted(names_run, diabetes
 
 def test_a_request_uvicorn_cannot_parse_gets_a_json_error(names_run):
     """`Content-Length: abc` is refused by the HTTP layer before the app runs: still 400 {"error": ...}."""
+    assert_malformed_length_is_json(served(names_run))
+
+
+def assert_malformed_length_is_json(url: str) -> None:
+    """POST with `Content-Length: abc` to the server at `url`: a 400 whose body is {"error": "malformed ..."}."""
     import json
     import socket
-    host, port = served(names_run).removeprefix("http://").split(":")
+    host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=60) as s:
         s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n[]")
         raw = b""
