@@ -16,6 +16,7 @@ only if the time its steps save is more than the compile took.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import statistics
@@ -46,6 +47,12 @@ def bf16_native(device: torch.device) -> bool:
     return False
 
 
+def settings(t) -> dict:
+    """The three speed settings of a `TrainConfig`, as summary.json records them (asked, then chosen)."""
+    return {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile}
+
+
+@functools.lru_cache(maxsize=None)
 def device_model(device: torch.device) -> str:
     """The device's model name: the GPU's, or the CPU's from /proc/cpuinfo (with its bf16 support)."""
     if device.type == "cuda":
@@ -186,14 +193,14 @@ def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, de
     of `steps` more training steps, and say how: set by the config, probed now, or read from the cache.
     Returns what summary.json records under "speed"."""
     t = cfg.train
-    asked = {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile}
+    asked = settings(t)
     cand = candidates(cfg, xb, device)
     few = t.compile == "auto" and steps < COMPILE_MIN_STEPS
     if few:
         t.compile = "off"
     if len(cand) == 1 and t.compile != "auto":
         t.precision, t.channels_last = cand[0]
-        return {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile, "asked": asked,
+        return {**settings(t), "asked": asked,
                 "how": "set" if "auto" not in (asked["precision"], asked["channels_last"]) else "only candidate",
                 **({"compile_why": f"{steps} steps, too few to repay a compile"} if few else {})}
     try:
@@ -210,7 +217,7 @@ def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, de
             _write_cache(_cache_key(model_name, model_args, xb, device, cand),
                          {k: v for k, v in found.items() if k != "how"})
         t.compile, found["compile_why"] = _compile_worth(found, eager, steps)
-    return {**found, "compile": t.compile, "asked": asked}
+    return {**found, **settings(t), "asked": asked}
 
 
 def _time_compiled(model, precision, nhwc, xb, yb, task, device) -> dict:
@@ -252,9 +259,8 @@ def speed_line(speed: dict) -> str:
 def fixed_speed(cfg, why: str) -> dict:
     """A loop that does not probe: "auto" settings become fp32, NCHW and no compile (in `cfg`)."""
     t = cfg.train
-    asked = {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile}
+    asked = settings(t)
     t.precision = "fp32" if t.precision == "auto" else t.precision
     t.channels_last = False if t.channels_last == "auto" else t.channels_last
     t.compile = "off" if t.compile == "auto" else t.compile
-    return {"precision": t.precision, "channels_last": t.channels_last, "compile": t.compile, "asked": asked,
-            "how": why}
+    return {**settings(t), "asked": asked, "how": why}

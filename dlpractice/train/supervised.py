@@ -18,7 +18,7 @@ from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
-from .probe import choose_speed, speed_line
+from .probe import choose_speed, settings, speed_line
 from .skeleton import (EpochLoop, build_loggers, draw_figures, progress_state, rank_streams, restore_progress,
                        seed_everything, start_progress, training_loader)
 
@@ -67,8 +67,7 @@ class Trainer(EpochLoop):
         decided by rank 0's probe (train/probe.py) on the first training batch, and every rank follows it."""
         t = self.cfg.train
         if resume and "auto" not in (t.precision, t.channels_last, t.compile):
-            return resume.get("speed") or {"precision": t.precision, "channels_last": t.channels_last,
-                                           "compile": t.compile, "how": "set"}
+            return resume.get("speed") or {**settings(t), "how": "set"}
         speed = None
         if self.ranks.main:
             b = max(1, self.cfg.data.batch_size // self.ranks.world)
