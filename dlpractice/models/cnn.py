@@ -1,9 +1,10 @@
-"""The basic CNNs of lecture 10: the course CNN, LeNet-5 and LeNet with BatchNorm."""
+"""The basic CNNs of lecture 10: the course CNN, LeNet-5, LeNet with BatchNorm, and its pool-first variant for speed."""
 from __future__ import annotations
 
 from torch import nn
 
-from ._registry import MAX_UNITS, check_count, check_image, register_model
+from ..errors import UserError
+from ._registry import MAX_UNITS, check_count, check_counts, check_image, register_model
 
 
 @register_model("course_cnn", "classification", "image",
@@ -43,4 +44,26 @@ def lenet_bn(num_classes: int = 10, in_channels: int = 1, width: int = 1) -> nn.
         nn.Conv2d(c1, c2, kernel_size=5, bias=False), nn.BatchNorm2d(c2), nn.ReLU(), nn.MaxPool2d(2),  # (B, c2, 5, 5)
         nn.Flatten(), nn.Linear(c2 * 25, h1, bias=False), nn.BatchNorm1d(h1), nn.ReLU(),
         nn.Linear(h1, h2, bias=False), nn.BatchNorm1d(h2), nn.ReLU(), nn.Linear(h2, num_classes),
+    )
+
+
+@register_model("lenet_fast", "classification", "image",
+                "LeNet-BN reordered for CPU speed: each convolution pools before its BatchNorm and ReLU (a quarter "
+                "of the pixels), 8 and 48 channels, 256 hidden units", input_size=28)
+def lenet_fast(num_classes: int = 10, in_channels: int = 1, channels: tuple[int, int] = (8, 48),
+               hidden: int = 256) -> nn.Module:
+    # Measured on a 2-core AVX2 CPU (issue 20): as fast per step as lenet_bn (whose BatchNorm, ReLU and
+    # max-pool work on the full-size maps) with 8× its second convolution; 5 epochs: 0.920 against 0.910.
+    check_image(num_classes, in_channels)
+    check_counts("model.args.channels", channels, 1, most=MAX_UNITS, example="[8, 48]")
+    if len(channels) != 2:
+        raise UserError(f"model.args.channels must list the two convolutions' channels, e.g. [8, 48]; got {channels!r}")
+    check_count("model.args.hidden", hidden, 1, most=MAX_UNITS)
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(in_channels, c1, kernel_size=5, padding=2, bias=False), nn.MaxPool2d(2),
+        nn.BatchNorm2d(c1), nn.ReLU(),                                                     # (B, c1, 14, 14)
+        nn.Conv2d(c1, c2, kernel_size=5, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c2), nn.ReLU(),  # (B, c2, 5, 5)
+        nn.Flatten(), nn.Linear(c2 * 25, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+        nn.Linear(hidden, num_classes),
     )
