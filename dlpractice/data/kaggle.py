@@ -11,7 +11,8 @@ Splits (`data.options`): a fixed stratified test split (`test_fraction`, `test_s
 or fold `fold` of `folds` stratified folds (the `cv` lesson runner), or `full = true`: train on every
 labelled row but the validation split (`data.val_fraction`) that picks the epoch — for the submission;
 then there is no held-out estimate and the "test" split repeats the validation rows (said in
-`meta["note"]`; use the cv / hold-out lessons for an honest figure).
+`meta["note"]`; use the cv / hold-out lessons for an honest figure). Titanic's `group_folds = true` keeps
+each family / ticket group (`titanic_groups`) whole in the test split, fold or hold-out.
 
 Data: `<data-dir>/titanic/{train,test}.csv` and `<data-dir>/otto/{train,test}.csv[.gz]`, looked up like
 every data set (--data-dir, $DLP_DATA_DIR, the user cache); `dlp data fetch titanic|otto` downloads
@@ -123,6 +124,26 @@ def _group_keys(table: Table) -> list[tuple[str, str]]:
     names, tickets = strings(table, "Name"), strings(table, "Ticket")
     fares = strings(table, "Fare")
     return [(f"{str(n).split(',')[0].strip()}|{f}", f"ticket|{t}") for n, f, t in zip(names, fares, tickets)]
+
+
+def titanic_groups(table: Table) -> np.ndarray:
+    """One id per passenger: passengers linked by a family key or a ticket key (`_group_keys`), directly or
+    through others, share an id (connected components), so a fold that keeps groups whole never splits
+    a family or a shared ticket between training and test rows."""
+    parent = list(range(len(table)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, keys in enumerate(_group_keys(table)):
+        for k in keys:
+            j = first.setdefault(k, i)
+            parent[root(i)] = root(j)
+    return np.array([root(i) for i in range(len(table))])
 
 
 def titanic_fit(train: Table, manifest: list[Table] | None = None) -> dict:
@@ -246,10 +267,12 @@ DERIVES.add("otto", Derive(otto_fit, otto_transform, [], []))  # numeric names d
 KAGGLE_OPTIONS = {"test_fraction", "test_seed", "folds", "fold", "full"}
 
 
-def kaggle_rows(n: int, y: np.ndarray, opts: dict, cfg: DataConfig) -> tuple[dict[str, np.ndarray], str | None]:
-    """train / val / test row indices: the tabular kind's split (fixed test or fold), or `full`."""
+def kaggle_rows(n: int, y: np.ndarray, opts: dict, cfg: DataConfig,
+                groups: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], str | None]:
+    """train / val / test row indices: the tabular kind's split (fixed test or fold; each of `groups` whole
+    in the test split when given), or `full`."""
     if not bool_option(opts, "full", False):
-        return split_rows(n, y, True, opts, cfg), None
+        return split_rows(n, y, True, opts, cfg, groups=groups), None
     if opts.get("folds"):
         raise UserError("data.options.full trains on every labelled row; it cannot be combined with folds")
     if cfg.val_fraction <= 0:
@@ -262,14 +285,16 @@ def kaggle_rows(n: int, y: np.ndarray, opts: dict, cfg: DataConfig) -> tuple[dic
 
 
 def derived_bundle(name: str, raw: Table, target: str, id_col: str, derive: str, fit_kw: dict, opts: dict,
-                   cfg: DataConfig, *, classes: list[str] | None = None, task: str = "classification") -> DataBundle:
-    """Raw labelled rows → splits → feature pipeline fitted on the training rows → the tabular kind
-    (TabularPrep fitted on the same training rows) → a DataBundle whose meta reproduces both steps."""
+                   cfg: DataConfig, *, classes: list[str] | None = None, task: str = "classification",
+                   groups: np.ndarray | None = None) -> DataBundle:
+    """Raw labelled rows → splits (test splits keep each of `groups` whole, when given) → feature pipeline
+    fitted on the training rows → the tabular kind (TabularPrep fitted on the same training rows) → a
+    DataBundle whose meta reproduces both steps."""
     labels = [str(v) for v in strings(raw, target)]
     values = classes or sorted(set(labels))
     index = {v: i for i, v in enumerate(values)}
     y = np.array([index[v] for v in labels])
-    rows, note = kaggle_rows(len(raw), y, opts, cfg)
+    rows, note = kaggle_rows(len(raw), y, opts, cfg, groups)
     d = DERIVES.get(derive)
     state = d.fit(raw.take(rows["train"]), **fit_kw)
     table = d.transform(raw, state)
@@ -291,12 +316,15 @@ def derived_bundle(name: str, raw: Table, target: str, id_col: str, derive: str,
                   "kaggle competitions download -c titanic → <data-dir>/titanic")
 def load_titanic(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    check_options(opts, KAGGLE_OPTIONS, "titanic")
+    check_options(opts, KAGGLE_OPTIONS | {"group_folds"}, "titanic")
     folder = competition_dir("titanic")
     train, test = _read_cached(folder / "train.csv"), read_csv(folder / "test.csv")
     _need(train, ["Survived"], "Titanic train")
+    _need(train, TITANIC_RAW, "Titanic")
+    groups = titanic_groups(train) if bool_option(opts, "group_folds", False) else None
     return derived_bundle("titanic", train, "Survived", "PassengerId", "titanic", {"manifest": [train, test]},
-                          opts, cfg, classes=["0", "1"], task="binary")
+                          {k: v for k, v in opts.items() if k != "group_folds"}, cfg, classes=["0", "1"],
+                          task="binary", groups=groups)
 
 
 @register_dataset("otto", "classification", "tabular",

@@ -79,6 +79,33 @@ def test_titanic_folds_features_fitted_on_training_rows():
     assert set().union(*tests) == set(range(891))
 
 
+def test_titanic_group_folds_keep_families_and_tickets_whole():
+    folder = _titanic_dir()
+    rows = _read(folder / "train.csv")
+    header, body = rows[0], rows[1:]
+    surname = [r[header.index("Name")].split(",")[0] + "|" + r[header.index("Fare")] for r in body]
+    ticket = [r[header.index("Ticket")] for r in body]
+    folds = []
+    for fold in range(5):
+        b = load_dataset(DataConfig(dataset="titanic", val_fraction=0.15,
+                                    options={"folds": 5, "fold": fold, "group_folds": True}))
+        test = set(b.rows["test"].tolist())
+        for key in (surname, ticket):   # every family / ticket is all in the test fold or all out of it
+            inside = {key[i] for i in test}
+            assert not any(key[i] in inside for i in range(891) if i not in test)
+        assert abs(float(b.splits["test"].y.float().mean()) - 342 / 891) < 0.04   # still near-stratified
+        folds.append(test)
+    assert set().union(*folds) == set(range(891)) and sum(map(len, folds)) == 891
+    # the plain folds split some of those groups (so the check above is not vacuous)
+    plain = set(load_dataset(DataConfig(dataset="titanic", val_fraction=0.15,
+                                        options={"folds": 5, "fold": 0})).rows["test"].tolist())
+    assert any(ticket[i] in {ticket[j] for j in plain} for i in range(891) if i not in plain)
+    held = load_dataset(DataConfig(dataset="titanic", options={"group_folds": True})).rows["test"]
+    assert 150 < len(held) < 210   # the hold-out: fold 0 of 5 grouped folds
+    with pytest.raises(UserError, match="group_folds must be true or false"):
+        load_dataset(DataConfig(dataset="titanic", options={"group_folds": "yes"}))
+
+
 def test_titanic_input_kind_reproduces_training_features(tmp_path):
     folder = _titanic_dir()
     b = load_dataset(DataConfig(dataset="titanic"))
