@@ -12,7 +12,8 @@ or fold `fold` of `folds` stratified folds (the `cv` lesson runner), or `full = 
 labelled row but the validation split (`data.val_fraction`) that picks the epoch — for the submission;
 then there is no held-out estimate and the "test" split repeats the validation rows (said in
 `meta["note"]`; use the cv / hold-out lessons for an honest figure). Titanic's `group_folds = true` keeps
-each family / ticket group (`titanic_groups`) whole in the test split, fold or hold-out.
+each family / ticket group (`titanic_groups`) whole in the test split, fold or hold-out; its
+`features = "woman_child_group"` swaps the engineered features for the woman-child-group ones.
 
 Data: `<data-dir>/titanic/{train,test}.csv` and `<data-dir>/otto/{train,test}.csv[.gz]`, looked up like
 every data set (--data-dir, $DLP_DATA_DIR, the user cache); `dlp data fetch titanic|otto` downloads
@@ -228,6 +229,55 @@ def titanic_transform(table: Table, state: dict) -> Table:
 DERIVES.add("titanic", Derive(titanic_fit, titanic_transform, TITANIC_NUMERIC, TITANIC_CATEGORICAL))
 
 
+# The woman-child-group model of Titanic write-ups: men die, women and boys ("Master") live, except a boy
+# whose family's / ticket's women and boys all survived lives, and a woman whose women and boys all died
+# dies. As features, so the loop's model learns the rule (and its weights) from the training rows.
+WCG_NUMERIC = ["Boy", "BoyInLivingGroup", "FemaleInDeadGroup"]
+
+
+def _woman_or_boy(table: Table) -> tuple[np.ndarray, np.ndarray]:
+    female = np.array([str(v).strip().lower() == "female" for v in strings(table, "Sex")])
+    return female, _titles(table) == "Master"
+
+
+def titanic_wcg_fit(train: Table, manifest: list[Table] | None = None) -> dict:
+    """The survival of every training woman and boy, by family key and by ticket key (`_group_keys`)."""
+    _need(train, TITANIC_RAW + ["Survived"], "Titanic")
+    female, boy = _woman_or_boy(train)
+    groups: dict[str, dict[str, int]] = {}
+    for pid, keys, y, wc in zip(strings(train, "PassengerId"), _group_keys(train), strings(train, "Survived"),
+                                female | boy):
+        if wc:
+            for k in keys:
+                groups.setdefault(k, {})[str(pid)] = int(float(y))
+    return {"groups": {k: v for k, v in sorted(groups.items())}}
+
+
+def titanic_wcg_transform(table: Table, state: dict) -> Table:
+    """Sex, boy, and whether the other training women and boys of the passenger's family or ticket all
+    lived (for a boy) or all died (for a woman); a passenger never counts for itself, so training rows see
+    their group without their own label."""
+    _need(table, TITANIC_RAW[1:], "Titanic")
+    female, boy = _woman_or_boy(table)
+    ids = strings(table, "PassengerId") if "PassengerId" in table.data else [None] * len(table)
+    lived, died = np.zeros(len(table)), np.zeros(len(table))
+    for i, (pid, keys) in enumerate(zip(ids, _group_keys(table))):
+        mates = {p: y for k in keys for p, y in state["groups"].get(k, {}).items() if p != str(pid)}
+        if mates:
+            lived[i], died[i] = min(mates.values()) == 1, max(mates.values()) == 0
+    cols = {"Sex": strings(table, "Sex"), "Boy": boy.astype(np.float64),
+            "BoyInLivingGroup": (boy & (lived == 1)).astype(np.float64),
+            "FemaleInDeadGroup": (female & (died == 1)).astype(np.float64)}
+    for keep in ("PassengerId", "Survived"):
+        if keep in table.data:
+            cols[keep] = table.data[keep]
+    return _derived(table, cols)
+
+
+DERIVES.add("titanic_wcg", Derive(titanic_wcg_fit, titanic_wcg_transform, WCG_NUMERIC, ["Sex"]))
+TITANIC_FEATURES = {"engineered": "titanic", "woman_child_group": "titanic_wcg"}
+
+
 # Otto -------------------------------------------------------------------------------------------------------
 OTTO_FEATURES = [f"feat_{i}" for i in range(1, 94)]
 COUNT_TRANSFORMS = {"log1p": np.log1p, "sqrt": np.sqrt, "none": lambda v: v}
@@ -316,15 +366,18 @@ def derived_bundle(name: str, raw: Table, target: str, id_col: str, derive: str,
                   "kaggle competitions download -c titanic → <data-dir>/titanic")
 def load_titanic(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    check_options(opts, KAGGLE_OPTIONS | {"group_folds"}, "titanic")
+    check_options(opts, KAGGLE_OPTIONS | {"group_folds", "features"}, "titanic")
+    features = opts.pop("features", "engineered")
+    if features not in TITANIC_FEATURES:
+        raise UserError(f"data.options.features must be one of {', '.join(TITANIC_FEATURES)}; got {features!r}")
     folder = competition_dir("titanic")
     train, test = _read_cached(folder / "train.csv"), read_csv(folder / "test.csv")
     _need(train, ["Survived"], "Titanic train")
     _need(train, TITANIC_RAW, "Titanic")
     groups = titanic_groups(train) if bool_option(opts, "group_folds", False) else None
-    return derived_bundle("titanic", train, "Survived", "PassengerId", "titanic", {"manifest": [train, test]},
-                          {k: v for k, v in opts.items() if k != "group_folds"}, cfg, classes=["0", "1"],
-                          task="binary", groups=groups)
+    return derived_bundle("titanic", train, "Survived", "PassengerId", TITANIC_FEATURES[features],
+                          {"manifest": [train, test]}, {k: v for k, v in opts.items() if k != "group_folds"}, cfg,
+                          classes=["0", "1"], task="binary", groups=groups)
 
 
 @register_dataset("otto", "classification", "tabular",

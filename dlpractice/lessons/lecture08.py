@@ -175,7 +175,8 @@ def lesson8(out: Path, quick: bool = False) -> dict:
 def titanic_cv_report(folder: str | Path, result: dict | None = None) -> dict:
     """Beside the network's k-fold accuracy: scikit-learn logistic regression and gradient boosting on the
     same features and the same test folds (fitted on each fold's train + validation rows), and the
-    'women survive' rule of gender_submission.csv. Printed and written to `baselines.md`."""
+    'women survive' rule of gender_submission.csv (and, on the woman-child-group features, that rule
+    itself). Printed and written to `baselines.md`."""
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     folder = Path(folder)
@@ -194,6 +195,10 @@ def titanic_cv_report(folder: str | Path, result: dict | None = None) -> dict:
         scores["logistic regression"].append(float((lr.predict(te.x.numpy()) == te.y.numpy()).mean()))
         scores["gradient boosting"].append(float((gb.predict(te.x.numpy()) == te.y.numpy()).mean()))
         scores["women survive"].append(float((female.long() == te.y).float().mean()))
+        if "BoyInLivingGroup" in b.meta["features"]:
+            column = {f: te.x[:, b.meta["features"].index(f)] > 0 for f in ("BoyInLivingGroup", "FemaleInDeadGroup")}
+            rule = (female & ~column["FemaleInDeadGroup"]) | column["BoyInLivingGroup"]
+            scores.setdefault("woman-child-group rule", []).append(float((rule.long() == te.y).float().mean()))
     lines = ["| model (same folds, same features) | mean accuracy | std |", "|---|---:|---:|"]
     out = {}
     for name, vals in scores.items():
@@ -201,7 +206,7 @@ def titanic_cv_report(folder: str | Path, result: dict | None = None) -> dict:
             continue
         mean, std = float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
         lines.append(f"| {name} | {mean:.4f} | {std:.4f} |")
-        key = name.replace(" ", "_")
+        key = name.replace(" ", "_").replace("-", "_")
         out[f"{key}_mean_accuracy"], out[f"{key}_std_accuracy"] = mean, std
     table = "\n".join(lines)
     (folder / "baselines.md").write_text(table + "\n", encoding="utf-8")
@@ -211,9 +216,17 @@ def titanic_cv_report(folder: str | Path, result: dict | None = None) -> dict:
 
 @report("titanic_submission")
 def titanic_submission(folder: str | Path, result: dict | None = None) -> dict:
-    """After `titanic_submit`: `submission.csv` (PassengerId, Survived) for the 418 rows of test.csv."""
+    """After `titanic_submit`: `submission.csv` (PassengerId, Survived) for the 418 rows of test.csv, and how
+    many of its answers differ from gender_submission.csv ('women survive') when that file is there."""
+    from ..data.kaggle import competition_file
     out = submission(Path(folder), "titanic", result)
     with open(out["submission"], encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     out["predicted_survival_rate"] = sum(r["Survived"] == "1" for r in rows) / max(1, len(rows))
+    gender = competition_file("titanic", "gender_submission")
+    if gender is not None:
+        with open(gender, encoding="utf-8-sig") as f:
+            women = {r["PassengerId"]: r["Survived"] for r in csv.DictReader(f)}
+        out["differ_from_women_survive"] = sum(women.get(r["PassengerId"]) != r["Survived"] for r in rows)
+        print(f"{out['differ_from_women_survive']} of {len(rows)} answers differ from gender_submission.csv")
     return out

@@ -106,6 +106,39 @@ def test_titanic_group_folds_keep_families_and_tickets_whole():
         load_dataset(DataConfig(dataset="titanic", options={"group_folds": "yes"}))
 
 
+def test_woman_child_group_features():
+    _titanic_dir()
+    b = load_dataset(DataConfig(dataset="titanic", val_fraction=0.15,
+                                options={"folds": 5, "fold": 0, "features": "woman_child_group"}))
+    assert "Sex=female" in b.meta["features"]
+    assert {"Boy", "BoyInLivingGroup", "FemaleInDeadGroup"} <= set(b.meta["features"])
+    assert b.meta["derive"]["name"] == "titanic_wcg"
+    # raw rows: a woman whose family's other women and boys all died, and a passenger alone
+    state = kaggle.titanic_wcg_fit(kaggle._read_cached(kaggle.competition_dir("titanic") / "train.csv"))
+    header = list(kaggle.TITANIC_RAW)
+    rows = [["9001", "3", "Sage, Miss. Ada", "female", "", "8", "2", "CA. 2343", "69.55", "", "S"],
+            ["9002", "1", "Ryerson, Master. John Borie", "male", "13", "2", "2", "PC 17608", "262.375", "B57", "C"],
+            ["9003", "3", "Nobody, Master. Alone", "male", "5", "0", "0", "NO TICKET", "7.0", "", "S"],
+            ["9004", "3", "Nobody, Mr. Alone", "male", "30", "0", "0", "NO TICKET 2", "7.0", "", "S"]]
+    table = kaggle.Table(header, {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(header)},
+                         None, "rows", True, None)
+    f = kaggle.titanic_wcg_transform(table, state).data
+    assert list(f["FemaleInDeadGroup"]) == [1, 0, 0, 0]   # the Sages' women and boys in train.csv all died
+    assert list(f["BoyInLivingGroup"]) == [0, 1, 0, 0]    # the Ryersons' all lived
+    assert list(f["Boy"]) == [0, 1, 1, 0]
+    # a training passenger never counts for itself: alone on its ticket and family, it sees no group
+    one = kaggle.titanic_wcg_fit(_labelled(table, [1, 1, 1, 0]))
+    g = kaggle.titanic_wcg_transform(table, one).data
+    assert list(g["BoyInLivingGroup"]) == [0, 0, 0, 0] and list(g["FemaleInDeadGroup"]) == [0, 0, 0, 0]
+    with pytest.raises(UserError, match="data.options.features must be one of engineered, woman_child_group"):
+        load_dataset(DataConfig(dataset="titanic", options={"features": "wcg"}))
+
+
+def _labelled(table, survived):
+    data = {**table.data, "Survived": np.array([str(v) for v in survived], dtype=object)}
+    return kaggle.Table(table.columns + ["Survived"], data, None, "rows", True, None)
+
+
 def test_titanic_input_kind_reproduces_training_features(tmp_path):
     folder = _titanic_dir()
     b = load_dataset(DataConfig(dataset="titanic"))
@@ -170,6 +203,18 @@ def test_titanic_submission_lesson_and_dlp_submit(tmp_path):
 
 
 # -- Otto -----------------------------------------------------------------------------------------------------
+def test_woman_child_group_submission_lesson(tmp_path):
+    folder = _titanic_dir()
+    result, run, ok = run_lesson("titanic_wcg_submit", ["train.threads=1"], out=tmp_path / "wcg", quick=True)
+    assert ok and result["submission_rows"] == 418
+    answers = {r[0]: r[1] for r in _read(run / "submission.csv")[1:]}
+    names = {r[0]: r[2] for r in _read(folder / "test.csv")[1:]}
+    by_name = {names[p]: a for p, a in answers.items()}
+    assert by_name["Ryerson, Master. John Borie"] == "1" and by_name["Sage, Miss. Ada"] == "0"
+    # the rule changes a few answers of "women survive" (17 with the full lesson), not dozens
+    assert 5 <= result["differ_from_women_survive"] <= 30, result
+
+
 def test_otto_split_and_submission(tmp_path):
     folder = _otto_dir()
     result, run, ok = run_lesson("otto", ["train.threads=1"], out=tmp_path / "otto", quick=True)
