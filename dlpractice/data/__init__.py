@@ -14,7 +14,8 @@ def __getattr__(name: str):
         from . import tabular  # noqa: F401  (registers csv, diabetes, breast-cancer, course-linear, course-logistic)
         from . import text  # noqa: F401  (registers names, names-tutorial, text-csv)
         from . import imagefolder  # noqa: F401  (registers image-folder: your own pictures)
-        from . import kaggle  # noqa: F401  (registers titanic, otto)
+        from . import kaggle  # noqa: F401  (registers otto)
+        from . import titanic  # noqa: F401  (registers titanic)
         from . import registry
         return getattr(registry, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import dlpractice.data.kaggle as kaggle
+import dlpractice.data.titanic as titanic
 import dlpractice.models.tabular  # noqa: F401
 from dlpractice.config import DataConfig, load_config
 from dlpractice.data import load_dataset
@@ -46,12 +47,12 @@ def _read(path):
 
 # -- Titanic -------------------------------------------------------------------------------------------------
 def test_titles():
-    assert kaggle.title_of("Braund, Mr. Owen Harris") == "Mr"
-    assert kaggle.title_of("Moran, Miss. Bertha") == "Miss"
-    assert kaggle.title_of("Sagesser, Mlle. Emma") == "Miss"
-    assert kaggle.title_of("Rothes, the Countess. of (Lucy Noel Martha Dyer-Edwards)") == "Rare"
-    assert kaggle.title_of("Oliva y Ocana, Dona. Fermina") == "Rare"
-    assert kaggle.title_of("no title") == "Rare"
+    assert titanic.title_of("Braund, Mr. Owen Harris") == "Mr"
+    assert titanic.title_of("Moran, Miss. Bertha") == "Miss"
+    assert titanic.title_of("Sagesser, Mlle. Emma") == "Miss"
+    assert titanic.title_of("Rothes, the Countess. of (Lucy Noel Martha Dyer-Edwards)") == "Rare"
+    assert titanic.title_of("Oliva y Ocana, Dona. Fermina") == "Rare"
+    assert titanic.title_of("no title") == "Rare"
 
 
 def test_titanic_folds_features_fitted_on_training_rows():
@@ -114,21 +115,21 @@ def test_woman_child_group_features():
     assert {"Boy", "BoyInLivingGroup", "FemaleInDeadGroup"} <= set(b.meta["features"])
     assert b.meta["derive"]["name"] == "titanic_wcg"
     # raw rows: a woman whose family's other women and boys all died, and a passenger alone
-    state = kaggle.titanic_wcg_fit(kaggle._read_cached(kaggle.competition_dir("titanic") / "train.csv"))
-    header = list(kaggle.TITANIC_RAW)
+    state = titanic.titanic_wcg_fit(kaggle._read_cached(kaggle.competition_dir("titanic") / "train.csv"))
+    header = list(titanic.TITANIC_RAW)
     rows = [["9001", "3", "Sage, Miss. Ada", "female", "", "8", "2", "CA. 2343", "69.55", "", "S"],
             ["9002", "1", "Ryerson, Master. John Borie", "male", "13", "2", "2", "PC 17608", "262.375", "B57", "C"],
             ["9003", "3", "Nobody, Master. Alone", "male", "5", "0", "0", "NO TICKET", "7.0", "", "S"],
             ["9004", "3", "Nobody, Mr. Alone", "male", "30", "0", "0", "NO TICKET 2", "7.0", "", "S"]]
     table = kaggle.Table(header, {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(header)},
                          None, "rows", True, None)
-    f = kaggle.titanic_wcg_transform(table, state).data
+    f = titanic.titanic_wcg_transform(table, state).data
     assert list(f["FemaleInDeadGroup"]) == [1, 0, 0, 0]   # the Sages' women and boys in train.csv all died
     assert list(f["BoyInLivingGroup"]) == [0, 1, 0, 0]    # the Ryersons' all lived
     assert list(f["Boy"]) == [0, 1, 1, 0]
     # a training passenger never counts for itself: alone on its ticket and family, it sees no group
-    one = kaggle.titanic_wcg_fit(_labelled(table, [1, 1, 1, 0]))
-    g = kaggle.titanic_wcg_transform(table, one).data
+    one = titanic.titanic_wcg_fit(_labelled(table, [1, 1, 1, 0]))
+    g = titanic.titanic_wcg_transform(table, one).data
     assert list(g["BoyInLivingGroup"]) == [0, 0, 0, 0] and list(g["FemaleInDeadGroup"]) == [0, 0, 0, 0]
     with pytest.raises(UserError, match="data.options.features must be one of engineered, woman_child_group"):
         load_dataset(DataConfig(dataset="titanic", options={"features": "wcg"}))
