@@ -43,10 +43,22 @@ def _group_keys(table: Table) -> list[tuple[str, str]]:
     return [(f"{str(n).split(',')[0].strip()}|{f}", f"ticket|{t}") for n, f, t in zip(names, fares, tickets)]
 
 
+def _outcomes_by_group(train: Table, keep: np.ndarray | None = None) -> dict[str, dict[str, int]]:
+    """group key → {PassengerId: survived} over the training rows (those where `keep` is true, if given)."""
+    groups: dict[str, dict[str, int]] = {}
+    rows = zip(strings(train, "PassengerId"), _group_keys(train), strings(train, "Survived"))
+    for i, (pid, keys, y) in enumerate(rows):
+        if keep is None or keep[i]:
+            for k in keys:
+                groups.setdefault(k, {})[str(pid)] = int(float(y))
+    return {k: v for k, v in sorted(groups.items())}
+
+
 def titanic_groups(table: Table) -> np.ndarray:
     """One id per passenger: passengers linked by a family key or a ticket key (`_group_keys`), directly or
     through others, share an id (connected components), so a fold that keeps groups whole never splits
     a family or a shared ticket between training and test rows."""
+    _need(table, ["Name", "Fare", "Ticket"], "Titanic")
     parent = list(range(len(table)))
 
     def root(i: int) -> int:
@@ -77,13 +89,8 @@ def titanic_fit(train: Table, manifest: list[Table] | None = None) -> dict:
     tickets = Counter()
     for t in (manifest or [train]):
         tickets.update(str(v) for v in strings(t, "Ticket"))
-    groups: dict[str, dict[str, int]] = {}
-    for pid, keys, y in zip(strings(train, "PassengerId"), _group_keys(train), strings(train, "Survived")):
-        for k in keys:
-            groups.setdefault(k, {})[str(pid)] = int(float(y))
-    groups = {k: v for k, v in sorted(groups.items())}
     return {"age_by_title": by_title, "age_overall": overall, "tickets": dict(sorted(tickets.items())),
-            "groups": groups}
+            "groups": _outcomes_by_group(train)}
 
 
 def group_survival(table: Table, state: dict) -> np.ndarray:
@@ -160,13 +167,7 @@ def titanic_wcg_fit(train: Table, manifest: list[Table] | None = None) -> dict:
     """The survival of every training woman and boy, by family key and by ticket key (`_group_keys`)."""
     _need(train, TITANIC_RAW + ["Survived"], "Titanic")
     female, boy = _woman_or_boy(train)
-    groups: dict[str, dict[str, int]] = {}
-    for pid, keys, y, wc in zip(strings(train, "PassengerId"), _group_keys(train), strings(train, "Survived"),
-                                female | boy):
-        if wc:
-            for k in keys:
-                groups.setdefault(k, {})[str(pid)] = int(float(y))
-    return {"groups": {k: v for k, v in sorted(groups.items())}}
+    return {"groups": _outcomes_by_group(train, female | boy)}
 
 
 def titanic_wcg_transform(table: Table, state: dict) -> Table:
@@ -201,14 +202,12 @@ TITANIC_FEATURES = {"engineered": "titanic", "woman_child_group": "titanic_wcg"}
 def load_titanic(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
     check_options(opts, KAGGLE_OPTIONS | {"group_folds", "features"}, "titanic")
-    features = opts.pop("features", "engineered")
+    features = opts.get("features", "engineered")
     if features not in TITANIC_FEATURES:
         raise UserError(f"data.options.features must be one of {', '.join(TITANIC_FEATURES)}; got {features!r}")
     folder = competition_dir("titanic")
     train, test = _read_cached(folder / "train.csv"), read_csv(folder / "test.csv")
     _need(train, ["Survived"], "Titanic train")
-    _need(train, TITANIC_RAW, "Titanic")
     groups = titanic_groups(train) if bool_option(opts, "group_folds", False) else None
     return derived_bundle("titanic", train, "Survived", "PassengerId", TITANIC_FEATURES[features],
-                          {"manifest": [train, test]}, {k: v for k, v in opts.items() if k != "group_folds"}, cfg,
-                          classes=["0", "1"], task="binary", groups=groups)
+                          {"manifest": [train, test]}, opts, cfg, classes=["0", "1"], task="binary", groups=groups)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..data.kaggle import competition_file
 from ..data.loader import TensorLoader
 from ._kaggle import child_bundles, submission
 from .hooks import entry, report
@@ -218,7 +219,6 @@ def titanic_cv_report(folder: str | Path, result: dict | None = None) -> dict:
 def titanic_submission(folder: str | Path, result: dict | None = None) -> dict:
     """After `titanic_submit`: `submission.csv` (PassengerId, Survived) for the 418 rows of test.csv, and how
     many of its answers differ from gender_submission.csv ('women survive') when that file is there."""
-    from ..data.kaggle import competition_file
     out = submission(Path(folder), "titanic", result)
     with open(out["submission"], encoding="utf-8") as f:
         rows = list(csv.DictReader(f))

@@ -23,6 +23,7 @@ import dlpractice.data.titanic as titanic
 import dlpractice.models.tabular  # noqa: F401
 from dlpractice.config import DataConfig, load_config
 from dlpractice.data import load_dataset
+from dlpractice.data.table import Table
 from dlpractice.errors import UserError
 from dlpractice.lessons import run_lesson
 from dlpractice.inputs import INPUT_KINDS
@@ -121,7 +122,7 @@ def test_woman_child_group_features():
             ["9002", "1", "Ryerson, Master. John Borie", "male", "13", "2", "2", "PC 17608", "262.375", "B57", "C"],
             ["9003", "3", "Nobody, Master. Alone", "male", "5", "0", "0", "NO TICKET", "7.0", "", "S"],
             ["9004", "3", "Nobody, Mr. Alone", "male", "30", "0", "0", "NO TICKET 2", "7.0", "", "S"]]
-    table = kaggle.Table(header, {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(header)},
+    table = Table(header, {c: np.array([r[i] for r in rows], dtype=object) for i, c in enumerate(header)},
                          None, "rows", True, None)
     f = titanic.titanic_wcg_transform(table, state).data
     assert list(f["FemaleInDeadGroup"]) == [1, 0, 0, 0]   # the Sages' women and boys in train.csv all died
@@ -137,7 +138,7 @@ def test_woman_child_group_features():
 
 def _labelled(table, survived):
     data = {**table.data, "Survived": np.array([str(v) for v in survived], dtype=object)}
-    return kaggle.Table(table.columns + ["Survived"], data, None, "rows", True, None)
+    return Table(table.columns + ["Survived"], data, None, "rows", True, None)
 
 
 def test_titanic_input_kind_reproduces_training_features(tmp_path):
