@@ -21,13 +21,14 @@ def cmd_predict(args) -> int:
         raise UserError(f"--top must be at least 1 (classes shown per input), got {args.top}")
     from ..runs.predictor import Predictor
     pred = Predictor(args.run, args.checkpoint)
+    from ..inputs import INPUT_KINDS
     kind = pred.meta.get("input")
+    takes = INPUT_KINDS.get(kind).takes
     wrong = ([f for f, given in (("--text", args.text), ("--interactive", args.interactive)) if given and kind != "sequence"]
-             + (["--csv"] if args.csv and kind in ("image", "sequence") else []))
+             + (["--csv"] if args.csv and "--csv" not in takes else []))
     if wrong:
-        what = {"image": "image files", "sequence": "names with --text (or --interactive)"}.get(kind, "a CSV with --csv")
-        raise UserError(f"{args.run} is a{'n' if kind == 'image' else ''} {kind} run: {', '.join(wrong)} is not for it; "
-                        f"give it {what}")
+        raise UserError(f"{args.run} is a{'n' if kind.startswith('image') else ''} {kind} run: {', '.join(wrong)} is not "
+                        f"for it; give it {takes}")
     if kind == "sequence" and (files := [i for i in args.inputs if Path(i).is_file()]):
         raise UserError(f"{args.run} is a sequence run: it classifies the strings given, and {files[0]} is a file; "
                         "give names with --text (or one per line on stdin with --interactive)")

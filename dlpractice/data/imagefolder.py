@@ -30,6 +30,7 @@ import numpy as np
 
 from ..config import DataConfig
 from ..errors import UserError
+from .features import OPTIONS as FEATURE_OPTIONS
 from .images import to_unit
 from .registry import DataBundle, check_options, fixed_test_split, fraction_option, image_bundle, \
     int_option, path_option, register_dataset
@@ -106,7 +107,7 @@ def report_skipped(skipped: list[tuple[Path, str]], root: Path) -> None:
 
 def _options(cfg: DataConfig) -> dict:
     opts = dict(cfg.options)
-    check_options(opts, OPTIONS, "image-folder")
+    check_options(opts, OPTIONS + FEATURE_OPTIONS, "image-folder")
     if not opts.get("path"):
         raise UserError("data set 'image-folder' needs data.options.path, the folder with one subfolder per "
                         "class, e.g. --set data.options.path=photos")

@@ -8,6 +8,7 @@ from ..errors import UserError
 from .download import ensure_files, mirrors_from_env
 from .idx import read_idx_pair
 from .paths import cache_dir, find_data, search_dirs
+from .features import OPTIONS as FEATURE_OPTIONS
 from .registry import check_options, image_bundle, register_dataset
 from .vision import IDX_FILES
 
@@ -64,7 +65,7 @@ def mnist_files(checksums: dict[str, str] | None = None) -> dict[str, Path]:
                   "LeCun's MNIST: 60,000 + 10,000 28×28 gray handwritten digits, 10 classes",
                   "IDX files in <data-dir>/mnist, else downloaded (sha256-checked) into the user cache")
 def load_mnist(cfg: DataConfig, size: int | None = None):
-    check_options(dict(cfg.options), (), "mnist")
+    check_options(dict(cfg.options), FEATURE_OPTIONS, "mnist")
     f = mnist_files()
     train = read_idx_pair(f["train-images-idx3-ubyte.gz"], f["train-labels-idx1-ubyte.gz"], 10)
     test = read_idx_pair(f["t10k-images-idx3-ubyte.gz"], f["t10k-labels-idx1-ubyte.gz"], 10)

@@ -151,7 +151,8 @@ def image_bundle(name: str, train: tuple, test: tuple, cfg: DataConfig, classes:
 
     Normalization statistics come from the training split only (one mean and standard deviation over
     all channels: what `dlp predict` applies); `size` resizes (bilinear) to what the model declares,
-    e.g. 8×8 digits → 28×28 for LeNet.
+    e.g. 8×8 digits → 28×28 for LeNet. With `data.options.features` the splits are instead hand-made
+    features of the [0, 1] images (data/features.py), input kind `image-features`.
     """
     (xtr, ytr), (xva, yva) = carve_validation(train[0], train[1], cfg.val_fraction, cfg.split_seed)
     native = int(xtr.shape[-1])
@@ -167,16 +168,21 @@ def image_bundle(name: str, train: tuple, test: tuple, cfg: DataConfig, classes:
         return t
 
     xs = {"train": prep(xtr), "val": prep(xva), "test": prep(test[0])}
+    ys = {k: torch.as_tensor(np.asarray(y), dtype=torch.long) for k, y in zip(xs, (ytr, yva, test[1]))}
+    meta = {"task": "classification", "input": "image", "classes": classes, "num_classes": len(classes),
+            "in_channels": channels, "size": size, "native_size": native, "scale": scale, "polarity": polarity}
+    from .features import feature_spec, features_splits
+    spec = feature_spec(dict(cfg.options), size)
+    if spec is not None:   # hand-made features of the [0, 1] images (data/features.py) instead of the images
+        splits, spec = features_splits(spec, xs, ys)
+        meta.update(input="image-features", in_features=spec["count"], mean=0.0, std=1.0, features=spec)
+        return DataBundle(name, splits, meta)
     mean, std = float(xs["train"].mean()), float(xs["train"].std())
     if not std > 1e-12:  # constant images: normalizing would divide by zero and training would diverge
         raise UserError(f"every training image of '{name}' has the same value everywhere (standard deviation 0, "
                         f"mean {mean:.3g}): nothing to learn from; check the files (all black? all white?)")
-    splits = {k: Split((v - mean) / std, torch.as_tensor(np.asarray(y), dtype=torch.long))
-              for (k, v), y in zip(xs.items(), (ytr, yva, test[1]))}
-    meta = {"task": "classification", "input": "image", "classes": classes, "num_classes": len(classes),
-            "in_channels": channels, "size": size, "native_size": native, "scale": scale, "mean": mean,
-            "std": std, "polarity": polarity}
-    return DataBundle(name, splits, meta)
+    splits = {k: Split((v - mean) / std, ys[k]) for k, v in xs.items()}
+    return DataBundle(name, splits, {**meta, "mean": mean, "std": std})
 
 
 def input_trouble(batch: torch.Tensor, train_x: torch.Tensor, features: list | None = None) -> str | None:

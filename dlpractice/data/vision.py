@@ -6,6 +6,7 @@ from pathlib import Path
 from ..config import DataConfig
 from .idx import read_idx_pair
 from .paths import find_data
+from .features import OPTIONS as FEATURE_OPTIONS
 from .registry import check_options, fixed_test_split, image_bundle, register_dataset
 
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -21,7 +22,7 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")  # Debian package dat
 def load_digits(cfg: DataConfig, size: int | None = None):
     from sklearn.datasets import load_digits as sk_digits
 
-    check_options(dict(cfg.options), (), "digits")
+    check_options(dict(cfg.options), FEATURE_OPTIONS, "digits")
     d = sk_digits()
     # A fixed test split (seed 0, stratified) so every run reports on the same 360 images.
     tr, te = fixed_test_split(d.target, 0.2, sort=False)
@@ -38,7 +39,7 @@ def load_idx_pair(folder: Path, prefix: str):
                   "Zalando's Fashion-MNIST: 60,000 + 10,000 28×28 gray clothing images, 10 classes",
                   "Debian package dataset-fashion-mnist, or IDX files in <data-dir>/fashion-mnist")
 def load_fashion_mnist(cfg: DataConfig, size: int | None = None):
-    check_options(dict(cfg.options), (), "fashion-mnist")
+    check_options(dict(cfg.options), FEATURE_OPTIONS, "fashion-mnist")
     folder = find_data("fashion-mnist", IDX_FILES, extra=[DEBIAN_FASHION], how_to_get=(
         "Install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or download the four "
         "*-ubyte.gz files from https://github.com/zalandoresearch/fashion-mnist into <data-dir>/fashion-mnist."))

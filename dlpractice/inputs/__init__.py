@@ -10,7 +10,8 @@ A run's data meta names its kind (`meta["input"]`). The kind gives, in one place
 - `describe(meta)`: what `GET /model` says of the input (its shape and kind-specific fields);
 - `example(dims, n, generator)`: a small batch of the right shape and dtype (export tracing, model
   tests), `dims` holding the run's meta or a model's arguments;
-- `axes`: the dynamic axes of an exported model's input.
+- `axes`: the dynamic axes of an exported model's input;
+- `takes`: what `dlp predict` is given for it ("image files", "a CSV with --csv", ...).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class InputKind:
     body: dict | Callable[[dict, Any], dict] = field(default_factory=dict)
     describe: Callable[[dict], dict] = lambda meta: {}
     axes: dict = field(default_factory=lambda: {0: "batch"})
+    takes: str = "a CSV with --csv"   # what `dlp predict` takes for this kind, in its error lines
 
     def __call__(self, meta: dict, inputs: list[str]) -> Batch:
         return self.read(meta, inputs)

@@ -118,4 +118,5 @@ def body(meta: dict, limits: Limits) -> dict:
                 "file": {"type": "array", "items": image, "minItems": 1, "maxItems": limits.max_items}}}}}
 
 
-register_input(InputKind("image", images, example, read_images, HOW, body=body, describe=describe))
+TAKES = "image files"
+register_input(InputKind("image", images, example, read_images, HOW, body=body, describe=describe, takes=TAKES))

@@ -116,4 +116,4 @@ def interactive(predictor, stdin=None, stdout=None, top: int = 3) -> int:
 
 
 register_input(InputKind("sequence", strings, example, read_strings, HOW, body=body, describe=describe,
-                         axes={0: "batch", 1: "length"}))
+                         axes={0: "batch", 1: "length"}, takes="names with --text (or --interactive)"))

@@ -2,6 +2,7 @@
 the Otto Group competition's held-out log-loss and submission (otto.toml)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,99 @@ def otto_report(folder: str | Path, result: dict | None = None) -> dict:
         print(f"held-out test split: multi-class log-loss {metrics['loss']:.4f}, accuracy {metrics['accuracy']:.4f} "
               "(Kaggle's winning private score ≈ 0.38)")
     return {**out, **submission(Path(folder), "otto", result)}
+
+
+def _transform_seconds(runs: list[Path]) -> dict[str, float]:
+    """Seconds each features run's transform takes on its data set's 10,000 test images (measured here,
+    once per run, on images loaded once): what the features cost before any training."""
+    import time
+
+    from ..config import load_config
+    from ..data import load_dataset
+    from ..data.features import raw_features
+    specs = {run.name: json.loads((run / "data.json").read_text(encoding="utf-8")).get("features") for run in runs}
+    specs = {name: spec for name, spec in specs.items() if spec}
+    if not specs:
+        return {}
+    cfg = load_config(runs[0] / "config.toml").data
+    cfg.options, cfg.limit_train = {}, 0
+    data = load_dataset(cfg)
+    images = data.splits["test"].x * data.meta["std"] + data.meta["mean"]   # back to [0, 1]
+    out = {}
+    for name, spec in specs.items():
+        start = time.perf_counter()
+        raw_features(spec, images)
+        out[name] = (time.perf_counter() - start) * 10_000 / len(images)
+    return out
+
+
+def _lessons(rows: list[dict]) -> list[str]:
+    """What a learner should take from the table, said from its own numbers."""
+    by = {r["run"]: r for r in rows}
+    acc = {name: r["test_accuracy"] for name, r in by.items()}
+    out = []
+    if "pixels" in acc:
+        base = acc["pixels"]
+        for name in ("fft", "wavelet", "wavelet_abs", "fft_wavelet"):
+            if name in acc:
+                d = acc[name] - base
+                out.append(f"- {name}: {acc[name]:.4f}, {abs(d) * 100:.1f} points {'above' if d > 0 else 'below'} "
+                           f"the softmax classifier on raw pixels ({base:.4f}).")
+    if "fft" in acc:
+        out.append("- FFT magnitudes keep which spatial frequencies an image holds and drop where (the phase): "
+                   "a shirt shifted sideways has the same magnitudes, and so can two quite different images.")
+    if "wavelet" in acc:
+        out.append("- An orthogonal wavelet (haar) only rotates the pixel space: its coefficients hold the same "
+                   "information, so a *linear* classifier on them can do no better than on pixels, except through "
+                   "the standardization of each coefficient.")
+    if "wavelet_abs" in acc:
+        out.append("- Taking their magnitudes (|·|, a non-linearity) is what lets the same classifier draw new "
+                   "boundaries — the step a CNN learns instead of being given (its ReLU after each convolution).")
+    cnn = [r for r in rows if r["transform"] is None and r["run"] != "pixels"]
+    if cnn:
+        r = cnn[0]
+        best = max((x for x in rows if x is not r), key=lambda x: x["test_accuracy"], default=None)
+        if best:
+            out.append(f"- {r['run']} learns its features from the {r['features']:,} pixels: {r['test_accuracy']:.4f} with "
+                       f"{r['params']:,} parameters, {(r['test_accuracy'] - best['test_accuracy']) * 100:+.1f} points "
+                       f"against the best hand-made input ({best['run']}, {best['params']:,} parameters).")
+    return out
+
+
+@report("features")
+def features_report(folder: str | Path, result: dict | None = None) -> dict:
+    """Lecture 9's aside (快速傅里叶变换、小波变换): hand-made features against learned ones. One row per run
+    of the lesson: what the classifier saw, how many numbers per image, its parameters, the test accuracy of
+    its validation-chosen checkpoint, training seconds, and the transform's seconds per 10,000 images;
+    `features.md`, and `features.png` (the accuracies side by side)."""
+    from ..track.compare import bar_chart
+    folder = Path(folder)
+    table = json.loads((folder / "comparison.json").read_text(encoding="utf-8"))
+    runs = [folder / row["run"] for row in table]
+    transform = _transform_seconds(runs)
+    rows, out = [], {}
+    for row, run in zip(table, runs):
+        meta = json.loads((run / "data.json").read_text(encoding="utf-8"))
+        spec = meta.get("features")
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        what = (spec["kind"] + (f" ({spec['wavelet']}, level {spec['level']}{', magnitudes' if spec.get('magnitudes') else ''})"
+                                if "wavelet" in spec["kind"] else "") if spec else f"images → {summary['model']}")
+        count = spec["count"] if spec else int(meta["in_channels"]) * int(meta["size"]) ** 2
+        rows.append({"run": run.name, "what": what, "features": count, "params": summary["params"],
+                     "test_accuracy": summary["metrics"]["accuracy"], "seconds": summary["wall_seconds"],
+                     "transform": transform.get(run.name)})
+        out[f"{run.name}.features"] = count
+        if run.name in transform:
+            out[f"{run.name}.transform_seconds_per_10k"] = transform[run.name]
+    lines = ["| run | classifier input | numbers per image | parameters | test accuracy | training s | "
+             "transform s / 10k images |", "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        cost = "" if r["transform"] is None else f"{r['transform']:.2f}"
+        lines.append(f"| {r['run']} | {r['what']} | {r['features']:,} | {r['params']:,} | {r['test_accuracy']:.4f} | "
+                     f"{r['seconds']:.1f} | {cost} |")
+    text = "\n".join(lines + [""] + _lessons(rows))
+    (folder / "features.md").write_text(text + "\n", encoding="utf-8")
+    bar_chart(rows, "test_accuracy", folder / "features.png", note="{features:,} numbers, {seconds:.0f} s training",
+              title="Hand-made features (softmax classifier) against a CNN's learned ones: Fashion-MNIST test accuracy")
+    print(text)
+    return out

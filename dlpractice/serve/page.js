@@ -239,7 +239,10 @@ function setupTabular(info) {
   });
 }
 
-const SETUP = { image: setupImage, sequence: setupText, tabular: setupTabular, "tabular-derived": setupTabular };
+const SETUP = {
+  image: setupImage, "image-features": setupImage, sequence: setupText, tabular: setupTabular,
+  "tabular-derived": setupTabular,
+};
 
 async function main() {
   try {

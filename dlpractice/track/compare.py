@@ -99,3 +99,24 @@ def config_differences(folders: list[Path], ignore: tuple = ("log.",)) -> list[d
     names = names if len(set(names)) == len(names) else [str(f) for f in folders]  # same names, other parents
     return [{"setting": k, **{n: c.get(k) for n, c in zip(names, configs)}}
             for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+
+
+def bar_chart(rows: list[dict], value: str, png: Path, title: str = "", note: str = "") -> Path:
+    """One horizontal bar per row (`row["run"]`) of `row[value]`, the bars' own numbers at their ends and
+    `note.format(**row)` beside each name (e.g. feature counts and seconds); the best bar is darker."""
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(rows) + 1.4))
+    values = [float(r[value]) for r in rows]
+    best = max(range(len(values)), key=values.__getitem__) if values else -1
+    bars = ax.barh(range(len(rows)), values, color=["#1f4e79" if i == best else "#7fa7d0" for i in range(len(rows))])
+    ax.set_yticks(range(len(rows)), [f"{r['run']}\n{note.format(**r)}" if note else r["run"] for r in rows], fontsize=8)
+    ax.invert_yaxis()   # the first row on top, in the lesson's order
+    lo = min(values, default=0.0)
+    ax.set_xlim(max(0.0, lo - 0.1 * (max(values, default=1.0) - lo + 0.1)), max(values, default=1.0) * 1.01)
+    ax.bar_label(bars, [f"{v:.4f}" for v in values], padding=3, fontsize=8)
+    ax.set_xlabel(value)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png

@@ -12,11 +12,13 @@ from dlpractice.models import MODELS
 def test_every_model_input_is_a_registered_kind():
     kinds = {spec.input for _, spec in MODELS.items()}
     assert kinds <= set(INPUT_KINDS.names())
-    assert set(INPUT_KINDS.names()) == {"image", "tabular", "tabular-derived", "sequence", "noise"}
+    assert set(INPUT_KINDS.names()) == {"image", "image-features", "tabular", "tabular-derived", "sequence",
+                                        "noise"}
 
 
 @pytest.mark.parametrize("kind, dims, shape, dtype", [
     ("image", {"in_channels": 3, "size": 32}, (3, 3, 32, 32), torch.float32),
+    ("image-features", {"in_features": 1204}, (3, 1204), torch.float32),
     ("tabular", {"in_features": 5}, (3, 5), torch.float32),
     ("tabular-derived", {"in_features": 33}, (3, 33), torch.float32),
     ("sequence", {"vocab_size": 40}, (3, 7), torch.int64),
@@ -31,7 +33,7 @@ def test_example_batches(kind, dims, shape, dtype):
 
 
 def test_served_kinds_say_what_they_take():
-    for name in ("image", "tabular", "tabular-derived", "sequence"):
+    for name in ("image", "image-features", "tabular", "tabular-derived", "sequence"):
         kind = INPUT_KINDS.get(name)
         assert kind.http is not None and kind.how and kind.body, name
     assert INPUT_KINDS.get("sequence").axes == {0: "batch", 1: "length"}

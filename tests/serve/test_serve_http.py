@@ -36,6 +36,10 @@ RUN_SETTINGS = {
                        "model.args={hidden_size=32, embedding_dim=16, num_layers=2, members=2}", "optim.name=adam",
                        "optim.lr=0.01", "optim.weight_decay=0.0", "train.epochs=2", "train.eval_test=false"],
     # lecture 7's network on Pima diabetes (a CSV without a header: columns c0 … c7 and the target)
+    # a softmax classifier on hand-made features (FFT magnitudes + db2 wavelet coefficients) of 2,000 images
+    "features": ["data.dataset=fashion-mnist", "data.limit_train=2000",
+                 "data.options={features='fft+wavelet', wavelet='db2', level=2}", "model.name=tabular_classifier",
+                 "model.args={hidden=[]}", "train.epochs=1", "train.eval_test=false"],
     "diabetes": ["data.dataset=diabetes", "model.name=tabular_mlp", "model.args={hidden=[6, 4]}",
                  "optim.name=adam", "optim.lr=0.01", "train.epochs=3"],
 }
@@ -166,6 +170,33 @@ def test_images_over_http_equal_dlp_predict(fashion_run, client, capsys, tmp_pat
     assert_same([{**r.json()[0], "input": files[i % 12][0]} for i, r in enumerate(rs)],
                 [want[i % 12] for i in range(16)])
     assert want[0]["top"][0]["class"] in ("Ankle boot", "Sneaker", "Sandal")  # test image 0 is an ankle boot
+
+
+def test_a_features_run_predicts_a_png_as_it_evaluates_the_image(tmp_path_factory, client, capsys, tmp_path):
+    """A run on hand-made features (data/features.py): `dlp predict` and POST /predict turn a PNG of a test image
+    into the features it was evaluated on (the transform and its statistics come from the run folder), so both
+    answer what the model gives that image's test-split features; the page knows the kind."""
+    from dlpractice.runs.predictor import Predictor
+    run = tiny_run("features", tmp_path_factory)
+    pred = Predictor(run)
+    assert pred.meta["input"] == "image-features" and pred.meta["in_features"] == pred.meta["features"]["count"]
+    images = fashion_test_images(6)
+    for i, img in enumerate(images):
+        (tmp_path / f"t{i}.png").write_bytes(png_bytes(img))
+    got = dlp_predict(capsys, run, *(tmp_path / f"t{i}.png" for i in range(6)), "--top", "10")
+    with torch.no_grad():
+        probs = pred.probabilities(pred.split("test", str(run)).x[:6])
+    classes = pred.meta["classes"]
+    for row, p in zip(got, probs):
+        assert_same_top(row["top"], [{"class": classes[j], "probability": float(p[j])}
+                                     for j in p.argsort(descending=True).tolist()])
+    url = served(run)
+    r = client.post(f"{url}/predict?top=10", content=png_bytes(images[0]), headers={"content-type": "image/png"})
+    assert r.status_code == 200, r.text
+    assert_same_top(r.json()[0]["top"], got[0]["top"])
+    info = client.get(f"{url}/model").json()
+    assert info["input"] == "image-features" and info["features"]["wavelet"] == "db2"
+    assert info["input_shape"] == [pred.meta["in_features"]] and info["image"]["size"] == 28
 
 
 def test_table_rows_over_http_equal_dlp_predict(diabetes_run, client, capsys, tmp_path):
