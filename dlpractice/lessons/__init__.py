@@ -177,18 +177,42 @@ for _name, _fn in [("train", run_train), ("compare", run_compare), ("cv", run_cv
     KINDS.add(_name, _fn)
 
 
-def check_expectation(lesson: dict, result: dict) -> tuple[bool | None, str]:
-    """Compare the lesson's `expect = {metric, min | max}` with the result; a line for the user."""
-    exp = lesson.get("expect")
-    if not exp:
-        return None, ""
-    metric = exp["metric"]
+def _bound(exp: dict) -> str:
+    return " and ".join(f"{sign} {exp[k]}" for k, sign in (("min", "≥"), ("max", "≤")) if k in exp)
+
+
+def check_expectation(lesson: dict, result: dict, quick: bool = False) -> tuple[bool | None, str]:
+    """Compare the lesson's `expect = {metric, min | max}` with the result; a line for the user. A quick
+    run (the lesson's `quick` overrides: fewer epochs, a subset) is judged by its own `quick_expect`, or
+    not at all — the full lesson's expectation is not a quick run's; a lesson without `quick` overrides
+    runs the same either way and keeps its expectation."""
+    judged = lesson.get("quick_expect") if quick and lesson.get("quick") else lesson.get("expect")
+    full = lesson.get("expect")
+    if not judged:
+        if not (quick and full):
+            return None, ""
+        value = result.get(full["metric"])
+        shown = f"{value:.4g}" if isinstance(value, (int, float)) else "missing"
+        return None, (f"quick run ({', '.join(lesson['quick'])}): {full['metric']} = {shown}, a first look; "
+                      f"the full lesson (without --quick) expects {_bound(full)}")
+    metric = judged["metric"]
     value = result.get(metric)
     if value is None:
         return False, f"expected metric '{metric}' missing from the result"
-    ok = (value >= exp["min"] if "min" in exp else True) and (value <= exp["max"] if "max" in exp else True)
-    bound = " and ".join(f"{sign} {exp[k]}" for k, sign in (("min", "≥"), ("max", "≤")) if k in exp)
-    return ok, f"{metric} = {value:.4g} ({'meets' if ok else 'MISSES'} the expectation {bound})"
+    ok = (value >= judged["min"] if "min" in judged else True) and (value <= judged["max"] if "max" in judged else True)
+    which = "the quick run's expectation" if judged is not full else "the expectation"
+    prefix = f"quick run ({', '.join(lesson['quick'])}): " if quick and lesson.get("quick") else ""
+    return ok, f"{prefix}{metric} = {value:.4g} ({'meets' if ok else 'MISSES'} {which} {_bound(judged)})"
+
+
+def _mark_runs(folder: Path, lesson: str, quick: list[str]) -> None:
+    """Say in each run's summary.json which lesson made it and whether it was a quick run (its overrides)."""
+    for summary in [folder / "summary.json", *sorted(folder.glob("*/summary.json"))]:
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        write_json(summary, {**data, "lesson": lesson, "quick": bool(quick), "quick_overrides": quick})
 
 
 def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | Path | None = None,
@@ -204,13 +228,19 @@ def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | P
     if lesson.get("report"):
         lesson_hooks()[1].get(str(lesson["report"]))  # an unknown report name is refused before anything runs
     kw = {"quick": quick} if lesson["kind"] == "scratch" else {}
+    if quick and lesson.get("quick"):
+        print(f"quick run of lesson {path.stem} ({', '.join(lesson['quick'])}): a first look, not the lesson's "
+              "result", flush=True)
     result, folder = runner(lesson, path, overrides, Path(out) if out else None, **kw)
     if lesson.get("report"):  # `report = "NAME"`, a registered report called with the run (or lesson) folder
         result = {**result, **(lesson_hooks()[1].get(str(lesson["report"]))(Path(folder), result) or {})}
-    ok, line = check_expectation(lesson, result)
-    report = {"lesson": str(path.name), "title": lesson.get("title", ""), "quick": quick,
-              "expect": lesson.get("expect"), "anchor": lesson.get("anchor", ""), "met": ok, "line": line}
+    ok, line = check_expectation(lesson, result, quick)
+    quick_sets = list(lesson.get("quick", [])) if quick else []
+    report = {"lesson": str(path.name), "title": lesson.get("title", ""), "quick": quick, "quick_overrides": quick_sets,
+              "expect": lesson.get("quick_expect") if quick_sets else lesson.get("expect"),
+              "full_expect": lesson.get("expect"), "anchor": lesson.get("anchor", ""), "met": ok, "line": line}
     write_json(Path(folder) / "lesson.json", report)
+    _mark_runs(Path(folder), path.stem, quick_sets)
     from ..track.report import refresh_reports
     refresh_reports(Path(folder))  # report.html now shows the lesson's expectation and anchor
     print(json.dumps({k: v for k, v in result.items() if isinstance(v, (int, float, str))}, indent=1)

@@ -32,6 +32,10 @@ def lesson1(out: Path, quick: bool = False) -> dict:
     (out / "graph.txt").write_text(text, encoding="utf-8")
     drawn = render(loss, out / "graph")  # graph.dot always, graph.png only with Graphviz
     print(text)
+    view = ("open it in an image viewer" if drawn.suffix == ".png" else
+            "draw it with Graphviz (`dot -Tpng graph.dot -o graph.png`; `apt-get install graphviz`) or paste it "
+            "into an online Graphviz viewer")
+    print(f"wrote {out / 'graph.txt'} (the tree above) and {out / drawn.name}: {view}")
     return {
         "loss": loss.item(),
         "w_grad": w.grad.item(), "b_grad": b.grad.item(),

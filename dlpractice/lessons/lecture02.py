@@ -41,6 +41,9 @@ def lesson2(out: Path, quick: bool = False) -> dict:
     ax.set(title="Lecture 2 homework: cost surface of y_hat = w·x + b", xlabel="w", ylabel="b", zlabel="cost (MSE)")
     ax.legend()
     _save(fig, out / "cost_surface.png")
+    print(f"best w on the grid: {ws[best]:.1f} (cost {costs[best]:.4g}); the homework's surface is lowest at "
+          f"w = {W[i, j]:.1f}, b = {B[i, j]:.1f}\nwrote {out / 'cost_vs_w.png'} (cost against w) and "
+          f"{out / 'cost_surface.png'} (cost over w and b)")
     return {"best_w": float(ws[best]), "best_cost": float(costs[best]),
             "surface_best_w": float(W[i, j]), "surface_best_b": float(B[i, j]),
             "surface_best_cost": float(C[i, j])}

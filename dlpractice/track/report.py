@@ -196,7 +196,8 @@ def render(folder: Path) -> str:
     if lesson:
         met = lesson.get("met")
         kind = "ok" if met else "bad" if met is False else "info"
-        parts.append(f"<h2>Lesson: {escape(lesson.get('title', ''))}</h2>")
+        quick = " (quick run)" if lesson.get("quick_overrides") else ""
+        parts.append(f"<h2>Lesson{quick}: {escape(lesson.get('title', ''))}</h2>")
         if lesson.get("line"):
             parts.append(f'<div class="note {kind}">{escape(lesson["line"])}</div>')
         if lesson.get("anchor"):

@@ -1,5 +1,6 @@
 """Lessons run end to end on real data (their quick versions) and reach their figures."""
 import json
+import re
 
 import pytest
 
@@ -46,8 +47,35 @@ def test_every_lesson_file_is_a_valid_config(lesson):
     assert meta["title"] and meta["kind"] in ("train", "compare", "cv", "scratch")
     if "expect" in meta:
         assert meta.get("anchor"), f"{lesson}: an expectation without its anchor"
+    # anchors speak to learners (the course, a paper, a book, a benchmark), not to this project's tracker
+    assert not re.search(r"\bissue \d", meta.get("anchor", "")), meta["anchor"]
+    if "quick_expect" in meta:
+        assert meta.get("quick") and meta["quick_expect"]["metric"], lesson
     if meta["kind"] == "scratch":
         return
     for extra in [[], list(meta.get("quick", []))] + [v["set"] for v in doc.get("variants", [])]:
         cfg = load_config(path, extra)
         assert cfg.model.name in MODELS and cfg.data.dataset in DATASETS
+
+
+def test_a_quick_run_is_labelled_and_judged_by_its_own_expectation(tmp_path):
+    from dlpractice.lessons import _mark_runs, check_expectation
+    lesson = {"expect": {"metric": "test_accuracy", "min": 0.9}, "quick": ["train.epochs=2"]}
+    ok, line = check_expectation(lesson, {"test_accuracy": 0.784}, quick=True)
+    assert ok is None and "MISSES" not in line
+    assert line == ("quick run (train.epochs=2): test_accuracy = 0.784, a first look; the full lesson (without "
+                    "--quick) expects ≥ 0.9")
+    ok, line = check_expectation({**lesson, "quick_expect": {"metric": "test_accuracy", "min": 0.75}},
+                                 {"test_accuracy": 0.784}, quick=True)
+    assert ok is True and "meets the quick run's expectation ≥ 0.75" in line and line.startswith("quick run")
+    assert check_expectation(lesson, {"test_accuracy": 0.784})[0] is False        # the full run: judged in full
+    # a lesson without quick overrides runs the same either way: its expectation holds for --quick too
+    assert check_expectation({"expect": lesson["expect"]}, {"test_accuracy": 0.95}, quick=True) == \
+        (True, "test_accuracy = 0.95 (meets the expectation ≥ 0.9)")
+    for run in (tmp_path, tmp_path / "variant"):
+        run.mkdir(exist_ok=True)
+        (run / "summary.json").write_text(json.dumps({"model": "m"}))
+    _mark_runs(tmp_path, "lecture10", ["train.epochs=2"])
+    for run in (tmp_path, tmp_path / "variant"):
+        assert json.loads((run / "summary.json").read_text()) == {"model": "m", "lesson": "lecture10", "quick": True,
+                                                                  "quick_overrides": ["train.epochs=2"]}

@@ -46,7 +46,7 @@ def test_lesson_run_report_shows_anchor_and_expectation(demo_lesson):
     result, folder, ok = demo_lesson
     page = (folder / "report.html").read_text(encoding="utf-8")
     lesson = json.loads((folder / "lesson.json").read_text())
-    assert "issue 2 target: ≥ 0.97 test accuracy" in lesson["anchor"]
+    assert "≥ 97% test accuracy" in lesson["anchor"]
     assert f"Anchor: {lesson['anchor']}" in page
     assert f"test_accuracy = {result['test_accuracy']:.4g}" in page   # the expectation line, met or missed
     assert ("meets the expectation" in page) == bool(ok)
