@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 __version__ = "0.1.0"
 
 _API = {"RunConfig": "config", "load_config": "config", "resume": "train.loop", "Run": "runs.folder",
-        "load_run": "runs.folder", "run_lesson": "lessons"}
+        "load_run": "runs.folder", "run_lesson": "lessons", "lesson_path": "lessons"}
 
 
 def __getattr__(name):

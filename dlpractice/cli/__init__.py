@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError, one_line
-from .listings import cmd_datasets, cmd_lessons, cmd_models, cmd_runs
+from .help import Help
+from .listings import add_show, cmd_datasets, cmd_lessons, cmd_models, cmd_runs
 from .train import cmd_demo, cmd_lesson, cmd_train
 
-HELP = argparse.ArgumentDefaultsHelpFormatter
+HELP = Help
 
 
 # -- parser ---------------------------------------------------------------------------------------
@@ -58,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model on a data set with the one loop", formatter_class=argparse.RawDescriptionHelpFormatter,
                        description="Train with a TOML config (or the defaults) plus --set overrides.\n\nSettings and defaults:\n"
                        + describe_defaults())
-    p.add_argument("config", nargs="?", default=None, help="TOML config or lesson file (default: built-in defaults)")
+    p.add_argument("config", nargs="?", default=None, help="a TOML config file, or a lesson by name or lecture number (lenet, 10); default: built-in defaults")
     _add_common_run(p)
-    p.add_argument("--resume", default=None, metavar="RUN", help="continue RUN from its last checkpoint (default: None)")
+    p.add_argument("--resume", default=None, metavar="RUN", help="continue RUN from its last checkpoint")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
                    help="force a device (default: train.device, 'auto')")
     _add_ranks(p)
@@ -80,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, formatter_class=HELP)
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.set_defaults(func=func)
+        if name == "models":
+            add_show(p)   # `dlp models show NAME`: one model's layers
+        if name == "lessons":
+            p.add_argument("--all", action="store_true", help="also the named lessons (lenet, fashion_best, ...)")
 
     p = sub.add_parser("runs", help="list run folders and their results", formatter_class=HELP)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -146,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> int:
     """The `dlp` console script: `main()`, then the heap frozen, so the interpreter's garbage collection at
     exit skips it: a process that imported torch spent 1–2 s there after the command had finished."""
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:   # `dlp runs | head`: the reader has gone, and that is not an error
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error as Python flushes
+        return 0
     gc.freeze()
     return code
 

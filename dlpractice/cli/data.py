@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..data import fetch as fetching
+from .help import Help
 
 
 def cmd_fetch(args) -> int:
@@ -14,7 +15,7 @@ def cmd_fetch(args) -> int:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("data", help="data set files: download a Kaggle competition (dlp data fetch titanic)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=Help)
     actions = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     f = actions.add_parser("fetch", help="download titanic or otto with the kaggle package (needs an API token)",
                            formatter_class=argparse.RawDescriptionHelpFormatter, description=fetching.__doc__)

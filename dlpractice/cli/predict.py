@@ -1,9 +1,10 @@
 """CLI commands that use a finished run folder: evaluate and predict."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
+
+from .help import Help
 
 
 def cmd_evaluate(args) -> int:
@@ -50,7 +51,7 @@ def cmd_predict(args) -> int:
 
 
 def add_commands(sub) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = Help
     p = sub.add_parser("evaluate", help="recompute a run's test metrics from its checkpoint", formatter_class=fmt)
     p.add_argument("run", help="run folder")
     p.add_argument("--checkpoint", default="best", choices=["best", "last"], help="which checkpoint")

@@ -1,10 +1,10 @@
 """`dlp sample RUN -n 64`: a new grid of images from the generator of a GAN run folder."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..errors import UserError
+from .help import Help
 
 
 def cmd_sample(args) -> int:
@@ -37,7 +37,7 @@ def cmd_sample(args) -> int:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("sample", help="draw a grid of images from a GAN run's generator",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=Help)
     p.add_argument("run", help="GAN run folder")
     p.add_argument("-n", type=int, default=64, help="how many images")
     p.add_argument("--out", default=None, help="PNG to write (default: RUN/samples/sample-seed<seed>-n<n>.png)")

@@ -1,11 +1,12 @@
 """CLI commands that put a run's model in front of others: `dlp serve` (HTTP + web page) and `dlp export`."""
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import socket
 import sys
+
+from .help import Help
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -94,7 +95,7 @@ def cmd_export(args) -> int:
 
 
 def add_commands(sub) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = Help
     p = sub.add_parser("serve", help="serve a run's model over HTTP: POST /predict and a web page to draw or type on",
                        formatter_class=fmt)
     p.add_argument("run", help="run folder")

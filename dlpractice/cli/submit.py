@@ -1,10 +1,10 @@
 """`dlp submit RUN --test test.csv`: a Kaggle submission from a tabular run (`serve/submit.py`)."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ..serve import submit as submission
+from .help import Help
 
 
 def cmd_submit(args) -> int:
@@ -16,7 +16,7 @@ def cmd_submit(args) -> int:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("submit", help="write a Kaggle-style submission CSV from a tabular classification run",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       formatter_class=Help,
                        description=submission.__doc__.split("\n\n", 1)[1])
     p.add_argument("run", help="run folder (trained on titanic, otto, or your own csv)")
     p.add_argument("--test", required=True, help="the competition's test CSV (plain or .gz)")

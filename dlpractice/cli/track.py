@@ -1,12 +1,12 @@
 """CLI commands for watching and reading runs: `dlp board`, `dlp report`, `dlp compare`."""
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 from ..errors import UserError
+from .help import Help
 
 
 def cmd_board(args) -> int:
@@ -107,7 +107,7 @@ def cmd_compare(args) -> int:
 
 
 def add_commands(sub) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = Help
     p = sub.add_parser("board", help="start a dashboard on the runs folder: visdom (offline) or TensorBoard",
                        formatter_class=fmt)
     which = p.add_mutually_exclusive_group(required=True)

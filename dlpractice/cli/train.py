@@ -48,6 +48,21 @@ def _launch(args):
     return Launch(args.nnodes, args.node_rank, args.rdzv_endpoint, args.max_restarts)
 
 
+def config_path(text: str | None) -> str | Path | None:
+    """A config file, or a lesson by name or lecture number (`dlp train lenet`, `dlp train 10`, or
+    `lessons/lenet.toml` from a folder other than the checkout): the lesson's TOML inside the package."""
+    if text is None or Path(text).is_file():
+        return text
+    from ..lessons import lesson_path
+    p = Path(text)
+    name = p.stem if p.suffix == ".toml" and len(p.parts) <= 2 else text
+    try:
+        return lesson_path(name)
+    except UserError:
+        raise UserError(f"config file not found: {text}; give a TOML file, or a lesson's name or lecture number "
+                        "(`dlp lessons --all` lists them)") from None
+
+
 def cmd_train(args) -> int:
     from ..config import load_config
     check_out(args.out)
@@ -60,7 +75,7 @@ def cmd_train(args) -> int:
         run = resume(args.resume, nproc=args.nproc, launch=_launch(args))
     else:
         overrides = list(args.set) + ([f'train.device="{args.device}"'] if args.device else []) + _ranks(args)
-        cfg = load_config(args.config, overrides)   # a bad setting is refused before torch is imported
+        cfg = load_config(config_path(args.config), overrides)   # a bad setting is refused before torch loads
         launch = _launch(args)
         from ..train.loop import train
         run = train(cfg, out=args.out, launch=launch)

@@ -29,6 +29,17 @@ def lectures() -> list[dict]:
     return out
 
 
+def named_lessons() -> list[tuple[str, str]]:
+    """(name, title) of every lesson file besides the lectures' own: the named recipes (`lenet`,
+    `fashion_best`, `titanic_wcg`, ...), which `dlp lesson NAME` runs."""
+    own = {lec.get("lesson") for lec in lectures()}
+    out = []
+    for p in sorted(HERE.glob("*.toml")):
+        if p.stem != "index" and p.name not in own:
+            out.append((p.stem, str((load_toml(p).get("lesson") or {}).get("title", ""))))
+    return out
+
+
 def lesson_path(name: str | int) -> Path:
     """A lecture number, a lesson name (`lenet`) or a path to a lesson TOML file."""
     text = str(name)

@@ -174,6 +174,42 @@ def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else escape(str(v))
 
 
+def layers_section(folder: Path) -> str:
+    """"Layers" of an image or sequence run: each layer's output shape for the run's input (data.json),
+    its parameters and multiply-adds, from the model the run's config builds (models/summary.py); ""
+    for other runs. A table that cannot be made is a note, never a failed report."""
+    meta = _json(folder / "data.json")
+    if meta.get("input") not in ("image", "sequence") or not (folder / "config.toml").is_file():
+        return ""
+    from ..config import load_config
+    from ..errors import one_line
+    from ..inputs import example_batch
+    from ..models import MODELS, build_model
+    from ..models.summary import HEADER, PACKED, layer_table, packed, shape_text, table_cells, total_text
+    try:
+        cfg = load_config(folder / "config.toml")
+        spec = MODELS.get(cfg.model.name)
+        if spec.input != meta["input"]:   # a GAN's generator takes noise
+            return ""
+        args = spec.resolve_args(meta, cfg.model.args)
+        table = layer_table(build_model(spec.name, args), example_batch(meta["input"], {**args, **meta}, n=1))
+    except Exception as e:  # noqa: BLE001 — the rest of the page is still worth having
+        return f'<h2>Layers</h2><div class="note info">No layer table: {escape(one_line(e))}</div>'
+    same = f"dlp models show {spec.name}" + (f" --data {meta['dataset']}" if meta.get("dataset") else "") + "".join(
+        f" --set model.args.{k}={json.dumps(v)}" for k, v in cfg.model.args.items())
+    out = [f"<h2>Layers</h2><p>What each layer gives for one input of shape {shape_text(table['input_shape'])} "
+           f"(a batch of 1; training batches held {cfg.data.batch_size}), its parameters and multiply-adds "
+           f"(<code>{escape(same)}</code> prints the same).</p>",
+           '<table id="layers"><tr>' + "".join(f"<th>{h}</th>" for h in HEADER) + "</tr>"]
+    for row in table["layers"]:
+        cells = table_cells(row)
+        out.append(f'<tr data-depth="{row["depth"]}"><td style="padding-left:{0.7 + 1.2 * row["depth"]:.1f}em">'
+                   f"{escape(cells[0].strip())}</td>" + "".join(f"<td>{escape(c)}</td>" for c in cells[1:]) + "</tr>")
+    out.append(f'</table><p id="layers-total">{escape(total_text(table))}'
+               + (f"; {escape(PACKED)}" if packed(table) else "") + ".</p>")
+    return "".join(out)
+
+
 # -- the page --------------------------------------------------------------------------------------
 def render(folder: Path) -> str:
     summary = _json(folder / "summary.json")
@@ -241,6 +277,8 @@ def render(folder: Path) -> str:
     if per_class.get("balanced_accuracy") is not None:
         parts.append(f"<p>Balanced accuracy (mean of the per-class accuracies): "
                      f"{per_class['balanced_accuracy']:.4f}; see per_class.json.</p>")
+
+    parts.append(layers_section(folder))
 
     if rows:
         names = metric_names(rows)

@@ -1,5 +1,6 @@
 """CLI smoke tests for every command: --help shows defaults, listings, lessons, clear errors (exit 2)."""
 import json
+import re
 
 import pytest
 
@@ -15,7 +16,11 @@ def test_help(command):
     if command == "train":
         assert "optim.lr = 0.05" in r.stdout and "train.epochs = 10" in r.stdout
     else:
-        assert "(default:" in r.stdout or command in ("runs",)
+        assert "(default:" in r.stdout or command in ("models", "datasets", "lessons")   # flags only
+    text = " ".join(r.stdout.split())   # argparse wraps lines
+    # each default said once, and never one that says nothing
+    assert "(default: None)" not in text and "(default: False)" not in text and "(default: [])" not in text
+    assert not re.search(r"\(default: [^()]*(\([^()]*\)[^()]*)*\) \(default:", text), text
 
 
 def test_listings_json():
@@ -29,6 +34,16 @@ def test_listings_json():
     assert [lec["lecture"] for lec in lectures] == list(range(1, 14))
     assert all(lec["zh"] and lec["en"] for lec in lectures)
     assert next(lec for lec in lectures if lec["lecture"] == 10)["implemented"] == "yes"
+    every = json.loads(dlp("lessons", "--all", "--json", check=True).stdout)
+    named = {r["lesson"]: r["runs"] for r in every if r["lecture"] is None}
+    assert every[:13] == lectures and {"lenet", "fashion_best", "features", "titanic_wcg"} <= set(named)
+    assert named["features"].startswith("Hand-made features")     # each named lesson says what it is for
+    table = dlp("lessons", check=True).stdout.splitlines()
+    from wcwidth import wcswidth
+    assert max(wcswidth(line) for line in table) <= 100                 # wide characters counted as two columns
+    en_column = {line.index("Overview") for line in table if "Overview" in line}
+    ten = next(line for line in table if line.startswith("10 "))
+    assert wcswidth(ten[:ten.index("Basic CNN")]) == wcswidth(table[1][:min(en_column)])   # aligned on screen
 
 
 def test_train_runs_and_lists(tmp_path):
@@ -38,6 +53,9 @@ def test_train_runs_and_lists(tmp_path):
     assert "test accuracy" in r.stdout
     runs = json.loads(dlp("runs", "--json", "--runs-dir", tmp_path / "runs", check=True).stdout)
     assert runs[0]["run"] == str(out) and runs[0]["metric"] == "accuracy" and runs[0]["value"] > 0.8
+    assert runs[0]["seconds"] > 0 and len(runs[0]["started"]) == len("2026-12-02 16:28")
+    table = dlp("runs", "--runs-dir", tmp_path / "runs", check=True).stdout.splitlines()
+    assert table[1].split()[:3] == ["started", "run", "model"] and table[2].split()[2] == "r1"   # inside --runs-dir
 
 
 def test_lesson_scratch_and_not_implemented(tmp_path):
@@ -67,3 +85,19 @@ def test_clear_errors(args, message, tmp_path):
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "o" / "metrics.csv").exists()
+
+
+def test_train_takes_a_lesson_by_name_from_any_folder(tmp_path, monkeypatch, capsys):
+    """`dlp train lenet`, `dlp train 10` and the README's `dlp train lessons/lenet.toml` work outside the checkout:
+    the lesson's TOML inside the package; a name that is none of these is one line naming what works."""
+    from dlpractice.cli import main
+    from dlpractice.cli.train import config_path
+    from dlpractice.lessons import HERE
+    monkeypatch.chdir(tmp_path)
+    assert config_path("lenet") == config_path("lessons/lenet.toml") == HERE / "lenet.toml"
+    assert config_path("10") == HERE / "lecture10.toml"
+    (tmp_path / "mine.toml").write_text("[train]\nepochs = 1\n")
+    assert config_path("mine.toml") == "mine.toml"     # a file that is there wins
+    code = main(["train", "nosuch"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "config file not found: nosuch" in err and "lesson's name" in err

@@ -59,6 +59,12 @@ def test_lesson_run_report_shows_anchor_and_expectation(demo_lesson):
            re.findall(r'class="pt" data-split="(\w+)" data-epoch="(\d+)" data-value="([^"]+)"',
                       page.split('data-metric="loss"', 1)[1].split("</svg>", 1)[0])]
     assert sorted(got) == sorted(want)
+    # the layer table of the run's model (lenet_bn) on its input: digits resized to 28×28, one channel
+    layers = page.split('<table id="layers">', 1)[1].split("</table>", 1)[0]
+    assert "input of shape (1, 1, 28, 28)" in page and "training batches held 64" in page
+    assert re.search(r">Conv2d \(0\)</td><td>\(1, 6, 28, 28\)</td><td>150</td>", layers), layers
+    assert re.search(r">MaxPool2d \(7\)</td><td>\(1, 16, 5, 5\)</td>", layers)
+    assert f"total: {json.loads((folder / 'summary.json').read_text())['params']:,} parameters" in page
 
 
 def test_dlp_report_rebuilds_with_confusion_and_misclassified(demo_lesson, tmp_path, capsys):
@@ -75,7 +81,7 @@ def test_dlp_report_rebuilds_with_confusion_and_misclassified(demo_lesson, tmp_p
     per_class = json.loads((folder / "per_class.json").read_text())
     assert per_class["n"] == 360 and f"{per_class['balanced_accuracy']:.4f}" in page
     assert "Only 2 epoch(s)" in page and "checkpoints/best.pt from epoch" in page
-    assert "Anchor: issue 2 target" in page   # the copied lesson.json still names the lesson
+    assert "Anchor: a first look at the whole pipeline" in page   # the copied lesson.json still names the lesson
 
 
 def test_gan_like_run_shows_samples_without_accuracy(tmp_path):
