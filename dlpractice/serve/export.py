@@ -261,6 +261,9 @@ def export(run, fmt: str = "onnx", out=None, checkpoint: str = "best", check: bo
     os.close(fd)
     try:
         f.save(model, example, Path(tmp), pred.meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; an exported model is a file to share, like any other
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -19,7 +19,9 @@ async function post(body, contentType) {
   showError("");
   try {
     const top = Math.min(TOP, (dlp.info.classes || []).length || 1);
-    const r = await fetch(`/predict?top=${top}`, { method: "POST", headers: { "Content-Type": contentType }, body });
+    // a FormData body (contentType null) gets its multipart Content-Type, with the boundary, from fetch
+    const headers = contentType ? { "Content-Type": contentType } : {};
+    const r = await fetch(`/predict?top=${top}`, { method: "POST", headers, body });
     const answer = await r.json();
     if (!r.ok) throw new Error(answer.error || `HTTP ${r.status}`);
     dlp.lastResult = answer;
@@ -125,11 +127,54 @@ function setupImage(info) {
   $("file").addEventListener("change", async (e) => {
     const f = e.target.files[0];
     if (!f) return;
-    const bytes = await f.arrayBuffer();
+    try {
+      showUpload(info, await createImageBitmap(f));
+    } catch (err) {
+      clear(); // not an image the browser can draw: the server's answer names the problem
+    }
+    // the file itself, by name, as a form: the server prepares it exactly as `dlp predict FILE` does
+    const form = new FormData();
+    form.append("file", f, f.name);
     dlp.lastPng = null;
-    dlp.lastBody = bytes;
-    post(bytes, f.type || "application/octet-stream");
+    dlp.lastBody = form;
+    post(form, null);
   });
+}
+
+// An uploaded image on the pad (fitted, aspect kept) and in "what the model sees": the image at the model's
+// native size, gray, inverted when it is dark on light for a light-on-dark run — as the server prepares it.
+function showUpload(info, bitmap) {
+  const pad = $("pad");
+  const ctx = pad.getContext("2d");
+  ctx.fillStyle = "#000";
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  const s = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
+  ctx.drawImage(bitmap, (pad.width - bitmap.width * s) / 2, (pad.height - bitmap.height * s) / 2,
+    bitmap.width * s, bitmap.height * s);
+  const native = info.image.native_size;
+  const out = document.createElement("canvas");
+  out.width = out.height = native;
+  const o = out.getContext("2d");
+  o.imageSmoothingEnabled = true;
+  o.drawImage(bitmap, 0, 0, native, native);
+  const img = o.getImageData(0, 0, native, native);
+  const px = img.data;
+  const gray = (i) => (px[i] * 0.299 + px[i + 1] * 0.587 + px[i + 2] * 0.114) / 255;
+  let border = 0;
+  for (let k = 0; k < native; k++) {
+    border += gray(4 * k) + gray(4 * ((native - 1) * native + k)) + gray(4 * k * native) +
+      gray(4 * (k * native + native - 1));
+  }
+  const invert = info.image.polarity === "light-on-dark" && border / (4 * native) > 0.5;
+  for (let i = 0; i < px.length; i += 4) {
+    const v = Math.round(255 * (invert ? 1 - gray(i) : gray(i)));
+    px[i] = px[i + 1] = px[i + 2] = v;
+    px[i + 3] = 255;
+  }
+  o.putImageData(img, 0, 0);
+  const p = $("preview").getContext("2d");
+  p.imageSmoothingEnabled = false;
+  p.drawImage(out, 0, 0, 112, 112);
 }
 
 // The drawing → the model's native size the way MNIST was made: crop to the strokes, keep the aspect,

@@ -5,6 +5,7 @@ pooling; the CLI refuses to overwrite and names a missing run folder."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -47,6 +48,9 @@ def test_export_equals_pytorch(runs, kind, fmt, tmp_path):
     report = export(runs[kind], fmt, out, check=True)
     c = report["check"]
     assert c["ok"] and c["max_abs_diff"] <= 1e-5 and c["inputs"] >= 100, c
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask    # readable by others (0644 by the usual umask), not 0600
     # independently of the check: a batch of 3 real inputs through the file, by the other runtime
     pred = Predictor(runs[kind])
     from dlpractice.serve.export import check_inputs

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from conftest import ARTIFACTS
-from test_serve_http import dlp_predict, served, tiny_run
+from test_serve_http import dlp_predict, fashion_test_images, png_bytes, served, tiny_run
 
 CHROMIUM = "/usr/bin/chromium"
 WAIT_MS = 120_000   # any one wait of the page (load, answer): generous for a machine whose cores are busy
@@ -96,6 +96,19 @@ def test_draw_on_the_canvas_and_read_the_answer(browser, fashion_run, capsys, tm
     cli = dlp_predict(capsys, fashion_run, tmp_path / "drawn.png", "--top", "3")[0]["top"]
     assert_same_answer([(c["class"], c["probability"]) for c in cli], shown)
     assert page.inner_text(".result:first-child .bar-row .name") == shown[0][0]
+    # "Upload an image…": the answer is headed by the file's name, and the pad and "what the model sees"
+    # show that file (not the drawing before it), as the server prepares it; the answer is `dlp predict`'s
+    boot = tmp_path / "boot.png"
+    boot.write_bytes(png_bytes(fashion_test_images(1)[0]))
+    page.evaluate("window.dlp.lastResult = null")
+    page.set_input_files("#file", str(boot))
+    uploaded = _answer(page)
+    assert page.inner_text(".result:first-child h3") == "boot.png"
+    cli = dlp_predict(capsys, fashion_run, boot, "--top", "10")[0]["top"]
+    assert_same_answer(uploaded, [(c["class"], c["probability"]) for c in cli])
+    seen_px = np.array(page.evaluate("Array.from(document.getElementById('preview').getContext('2d')"
+                                     ".getImageData(0, 0, 112, 112).data)")).reshape(112, 112, 4)
+    assert np.abs(seen_px[2::4, 2::4, 0].astype(int) - fashion_test_images(1)[0].astype(int)).max() <= 2
     _local_only(seen, url)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "serve-image.png"))
