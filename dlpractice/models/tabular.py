@@ -30,7 +30,8 @@ def logistic(in_features: int = 8) -> nn.Module:
     return nn.Linear(in_features, 1)
 
 
-def _mlp(in_features: int, out: int, hidden, activation: str, dropout: float, batch_norm: bool) -> nn.Sequential:
+def _mlp(in_features: int, out: int, hidden, activation: str, dropout: float, batch_norm: bool,
+         input_dropout: float = 0.0) -> nn.Sequential:
     check_count("model.args.in_features", in_features, 1, most=MAX_SIZE)
     check_count("model.args.num_classes", out, 1, most=MAX_SIZE)
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
@@ -38,7 +39,10 @@ def _mlp(in_features: int, out: int, hidden, activation: str, dropout: float, ba
     check_counts("model.args.hidden", hidden, 1, MAX_UNITS)
     check_fraction("model.args.dropout", dropout)
     check_flag("model.args.batch_norm", batch_norm)
-    layers: list[nn.Module] = []
+    check_fraction("model.args.input_dropout", input_dropout)
+    # dropout on the input features themselves (Srivastava et al. 2014 used 0.2 on inputs): each row is
+    # seen with a random share of its features missing, against co-adapted features on wide tables (Otto)
+    layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []
     width = in_features
     for h in hidden:
         layers.append(nn.Linear(width, int(h)))
@@ -63,5 +67,6 @@ def tabular_mlp(in_features: int = 8, hidden: list | tuple = (6, 4), activation:
 @register_model("tabular_classifier", "classification", "tabular",
                 "MLP on table rows → one logit per class (softmax); hidden = [] is softmax regression")
 def tabular_classifier(in_features: int = 8, num_classes: int = 2, hidden: list | tuple = (64, 32),
-                       activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False) -> nn.Module:
-    return _mlp(in_features, num_classes, hidden, activation, dropout, batch_norm)
+                       activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False,
+                       input_dropout: float = 0.0) -> nn.Module:
+    return _mlp(in_features, num_classes, hidden, activation, dropout, batch_norm, input_dropout)
