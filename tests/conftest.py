@@ -153,3 +153,12 @@ def assert_same_top(got: list[dict], want: list[dict], tol: float = 1e-5) -> Non
     last = min(c["probability"] for c in want)
     for cls in g.keys() ^ w.keys():          # at the top k's edge only, tied with the last one kept
         assert g.get(cls, w.get(cls)) == pytest.approx(last, abs=tol), (cls, got, want)
+
+
+def one_line(capsys, code: int, *parts: str) -> str:
+    """A user error as the CLI gives it: exit code 2 and one `error: ...` line holding each of `parts`."""
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: "), (code, err)
+    for p in parts:
+        assert p in err, err
+    return err

@@ -11,6 +11,8 @@ import pytest
 
 from dlpractice.cli import main
 
+from conftest import one_line
+
 QUICK = ["--set", "train.epochs=1", "--set", "data.limit_train=64", "--set", "log.progress=false",
          "--set", "train.threads=1"]
 
@@ -20,14 +22,6 @@ def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits") / "run"
     assert main(["train", "--set", "model.name=mlp", *QUICK, "--out", str(out)]) == 0
     return out
-
-
-def one_line(capsys, code: int, *parts: str) -> str:
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and err.startswith("error: "), (code, err)
-    for p in parts:
-        assert p in err, err
-    return err
 
 
 @pytest.mark.parametrize("sets, message", [

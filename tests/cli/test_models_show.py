@@ -7,7 +7,7 @@ import re
 
 import pytest
 import torch
-from conftest import require_data
+from conftest import one_line, require_data
 
 from dlpractice.cli import main
 from dlpractice.data import text, vision
@@ -15,14 +15,6 @@ from dlpractice.data.paths import find_data
 from dlpractice.errors import UserError
 from dlpractice.models import build_model
 from dlpractice.models.summary import layer_table
-
-
-def one_line(capsys, code: int, *parts: str) -> str:
-    err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and err.startswith("error: "), (code, err)
-    for p in parts:
-        assert p in err, err
-    return err
 
 
 def _rows(out: str) -> dict[str, list[str]]:
