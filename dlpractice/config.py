@@ -80,7 +80,9 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = _f("sgd", "optimizer (see `dlp train --help`)")
+    # the names of train/optim.py's OPTIMIZERS (tests/test_config.py keeps the two the same)
+    name: str = _f("sgd", "optimizer", choices=("sgd", "adam", "adamw", "adagrad", "adamax", "asgd", "lbfgs", "rmsprop",
+                                                "rprop"))
     lr: float = _f(0.05, "learning rate (peak rate under one-cycle)", min=0.0, max=10.0, open_min=True)
     momentum: float = _f(0.9, "SGD/RMSprop momentum", min=0.0, max=1.0, open_max=True)
     weight_decay: float = _f(5e-4, "L2 penalty", min=0.0)
@@ -120,6 +122,8 @@ class TrainConfig:
                       max=MAX_THREADS)
     deterministic: bool = _f(True, "CUDA: deterministic kernels, so runs repeat and resume exactly (a little "
                              "slower); false: the fastest kernels")
+    grad_clip: float = _f(0.0, "largest total 2-norm of a step's gradients, larger ones scaled down to it (exploding "
+                          "gradients, Pascanu et al. 2013); 0: off; the norm before clipping is logged anyway", min=0.0)
     ema: float = _f(0.0, "decay per step of a moving average of the weights, which is then what is evaluated, "
                     "chosen and saved (e.g. 0.999; shorter in the first steps); 0: off", min=0.0, max=1.0,
                     open_max=True)
@@ -388,6 +392,7 @@ def describe_defaults() -> str:
             d = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             m = f.metadata
             allowed = (f"in {range_text(m)}; " if range_text(m) else "") + \
-                (f"at most {m['max_len']} characters; " if m.get("max_len") else "")
+                (f"at most {m['max_len']} characters; " if m.get("max_len") else "") + \
+                (f"one of {', '.join(map(str, m['choices']))}; " if m.get("choices") else "")
             lines.append(f"  {s}.{f.name} = {d!r}  # {allowed}{m['help']}")
     return "\n".join(lines)

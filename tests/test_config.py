@@ -152,3 +152,14 @@ def test_any_value_of_a_float_setting_loads_or_is_a_user_error(key, text):
     section, name = key.split(".")
     value = getattr(getattr(cfg, section), name)
     assert isinstance(value, float) and math.isfinite(value)
+
+
+def test_the_optimizer_choices_are_the_registered_optimizers():
+    """config.py (level 0, no torch) lists the optimizers for --help and early checks; train/optim.py registers
+    them: the two lists are the same."""
+    import dataclasses
+
+    from dlpractice.config import OptimConfig
+    from dlpractice.train.optim import OPTIMIZERS
+    field = {f.name: f for f in dataclasses.fields(OptimConfig)}["name"]
+    assert sorted(field.metadata["choices"]) == OPTIMIZERS.names()

@@ -83,8 +83,10 @@ class ConsoleLogger(Logger):
     """One clear line per epoch."""
 
     def start(self, folder, info, first_epoch):
+        resumed = info.get("resumed")
+        where = f", resuming from epoch {resumed[0]}, step {resumed[1]}" if resumed else ""
         print(f"{info['model']} ({info['params']:,} params) on {info['dataset']} "
-              f"[{info['device']}] → {folder}", flush=True)
+              f"[{info['device']}] → {folder}{where}", flush=True)
 
     def epoch(self, epoch, metrics, lr, seconds, timing=None):
         parts = [f"epoch {epoch:>3}"]

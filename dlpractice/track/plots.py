@@ -1,12 +1,14 @@
 """Figures of a run: train / validation / test curves (the seed's way to see overfitting)."""
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..runs.metrics import read_metrics  # noqa: E402
 
@@ -14,11 +16,17 @@ SPLIT_STYLE = {"train": ("tab:blue", "-"), "val": ("tab:orange", "--"), "test": 
 
 
 def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) -> Path:
-    """`curves.png`: loss and every other metric against epoch, one line per split."""
+    """`curves.png`: loss and every other metric against epoch, one line per split; the training gradient norm's
+    mean and maximum in one panel of their own when metrics.csv has them (runs from before it had not)."""
     rows = read_metrics(folder)
-    metrics = [k for k in rows[0] if k not in ("epoch", "split", "lr")] if rows else []
+    metrics = [k for k in (rows[0] if rows else ()) if k not in ("epoch", "split", "lr")
+               and not k.startswith("grad_norm_")]
     metrics = ["loss"] + [m for m in metrics if m != "loss"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), squeeze=False)
+    norms = any(r.get("grad_norm_mean") is not None for r in rows)
+    panels = len(metrics) + norms
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.8), squeeze=False)
+    if norms:
+        _grad_norm_panel(axes[0][-1], rows, folder, best_epoch)
     for ax, metric in zip(axes[0], metrics):
         for split, (color, ls) in SPLIT_STYLE.items():
             pts = [(r["epoch"], r[metric]) for r in rows if r["split"] == split and r.get(metric) is not None]
@@ -27,11 +35,37 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
         if best_epoch:
             ax.axvline(best_epoch, color="gray", lw=0.8, ls="-.", label=f"best (val) epoch {best_epoch}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # whole epochs: no 1.25, 1.5 ticks
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return save_curves(fig, folder, title)
+
+
+def _grad_norm_panel(ax, rows: list[dict], folder: Path, best_epoch: int | None) -> None:
+    """The total gradient norm before clipping per epoch (mean and largest step), where an exploding gradient
+    shows as a spike (lecture 11); train.grad_clip as a line when clipping is on. A linear axis: a log one's
+    tick labels take longer to draw than the rest of the panel."""
+    color = SPLIT_STYLE["train"][0]
+    for key, label, ls in (("grad_norm_mean", "mean over the steps", "-"), ("grad_norm_max", "largest step", "--")):
+        pts = [(r["epoch"], r[key]) for r in rows if r["split"] == "train" and r.get(key) is not None]
+        if pts:
+            ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=label)
+    try:   # the figure never fails for want of its config (a run folder put together by hand)
+        clip = tomllib.loads((Path(folder) / "config.toml").read_text(encoding="utf-8"))["train"]["grad_clip"]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        clip = 0
+    if isinstance(clip, (int, float)) and clip > 0:
+        ax.axhline(clip, color="tab:red", lw=0.8, ls=":", label=f"train.grad_clip = {clip:g}")
+    if best_epoch:
+        ax.axvline(best_epoch, color="gray", lw=0.8, ls="-.", label=f"best (val) epoch {best_epoch}")
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("total gradient 2-norm (train)")
+    ax.set_title("gradient norm before clipping")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def save_curves(fig, folder: str | Path, title: str) -> Path:

@@ -22,8 +22,8 @@ from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from .probe import fixed_speed
 from .scorer import load_scorer
-from .skeleton import (EpochLoop, build_loggers, progress_state, rank_streams, restore_progress, seed_everything,
-                       start_progress, training_loader)
+from .skeleton import (EpochLoop, build_loggers, clip_grads, grad_norm_metrics, note_grad_norm, progress_state,
+                       rank_streams, restore_progress, seed_everything, start_progress, training_loader)
 
 
 def to_unit_range(x: torch.Tensor, meta: dict) -> torch.Tensor:
@@ -172,11 +172,14 @@ class GanTrainer(EpochLoop):
         # over several ranks, each loss weighted by the rank's share: DDP's average is the global batch's
         w = n * self.ranks.world / self.loader.batch_len(self.batch) if self.ranks.world > 1 else 1.0
         (loss_d * w if w != 1.0 else loss_d).backward()
+        # each player clipped to train.grad_clip on its own before its step (after backward: DDP has synced)
+        note_grad_norm(self, "d", clip_grads([list(self.d.parameters())], self.cfg.train.grad_clip))
         self.d_opt.step()
         self.g_opt.zero_grad(set_to_none=True)
         out_g = self.d_net(fake)
         loss_g = g_loss(out_g)
         (loss_g * w if w != 1.0 else loss_g).backward()
+        note_grad_norm(self, "g", clip_grads([list(self.g.parameters())], self.cfg.train.grad_clip))
         self.g_opt.step()
         update_average(self.g_ema, self.g, self.cfg.gan.ema, self.step)
         self.g_sched.step()
@@ -197,7 +200,8 @@ class GanTrainer(EpochLoop):
     def train_metrics(self) -> dict:
         s = self.train_sums
         # d_real / d_fake: D's mean probability of "real" for real and generated images (½ at balance)
-        return {k: s[k] / s["n"] for k in ("loss_d", "loss_g", "d_real", "d_fake")}
+        return {**{k: s[k] / s["n"] for k in ("loss_d", "loss_g", "d_real", "d_fake")},
+                **grad_norm_metrics(self, ("d", "g"))}
 
     def score(self) -> dict:
         return self.ref.score(generate(self.g_ema, self.noise[:self.cfg.gan.eval_samples], self.device))

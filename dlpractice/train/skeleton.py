@@ -88,6 +88,29 @@ def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor, ranks: Ran
                         share=ranks.share if w > 1 else None)
 
 
+def clip_grads(groups: list[list], max_norm: float) -> torch.Tensor:
+    """The total 2-norm of the groups' gradients before clipping; with `max_norm` > 0 (train.grad_clip) each group
+    scaled down to at most max_norm / groups (clip_grad_norm_). Called after backward, where DDP has averaged the
+    ranks' gradients. No GradScaler to unscale first: bf16 autocast keeps fp32's exponent range (no fp16 path)."""
+    measure = None if max_norm else getattr(torch.nn.utils, "get_total_norm", None)   # off: no multiply by 1
+    norms = [measure([p.grad for p in ps if p.grad is not None]) if measure else
+             torch.nn.utils.clip_grad_norm_(ps, max_norm / len(groups) or float("inf")) for ps in groups]
+    return torch.linalg.vector_norm(torch.stack(norms)) if len(norms) > 1 else norms[0]
+
+
+def note_grad_norm(t, key: str, norm: torch.Tensor) -> None:
+    """One step's gradient norm into the epoch's [sum, max, steps] of network `key` ("" for the only one)."""
+    s, v = t.grad_norms.setdefault(key, [0.0, 0.0, 0]), float(norm)
+    s[0], s[1], s[2] = s[0] + v, max(s[1], v), s[2] + 1
+
+
+def grad_norm_metrics(t, keys: tuple = ("",)) -> dict:
+    """grad_norm[_KEY]_mean / _max over the epoch's steps (NaN before its first), as training metrics."""
+    stats = {f"grad_norm_{k}_" if k else "grad_norm_": t.grad_norms.get(k, [0.0, float("nan"), 0]) for k in keys}
+    return {**{f"{n}mean": s / steps if steps else float("nan") for n, (s, _, steps) in stats.items()},
+            **{f"{n}max": most for n, (_, most, _) in stats.items()}}
+
+
 def check_ranks(cfg: RunConfig, world: int) -> None:
     """What `world` ranks cannot train, known from the config alone (the launcher asks before starting them)."""
     b = cfg.data.batch_size
@@ -117,7 +140,7 @@ def start_progress(t) -> None:
     """A fresh trainer's position: epoch 1 next, no batches or steps done, nothing best yet."""
     t.epoch, t.batch, t.step = 1, 0, 0      # next epoch to run, batches done in it, steps done
     t.best_value, t.best_epoch, t.since_best = None, 0, 0
-    t.train_sums = {}
+    t.train_sums, t.grad_norms = {}, {}   # the epoch's additive sums; its gradient norms (note_grad_norm)
     t.steps_this_process = 0
     t.eval_seconds = {}   # the last epoch's evaluation time per split (timing.csv)
 
@@ -129,6 +152,7 @@ def progress_state(t) -> dict:
     ranks = {"rank_rng": t.ranks.gather(rng)} if t.ranks.world > 1 else {}   # every rank's dropout stream
     return {"epoch": t.epoch, "batch": t.batch, "step": t.step, "rng": rng, **ranks,
             "augment_rng": t.loader.augment_gen.get_state(), "train_sums": dict(t.train_sums),
+            "grad_norms": {k: list(v) for k, v in t.grad_norms.items()},
             "best_value": t.best_value, "best_epoch": t.best_epoch, "since_best": t.since_best}
 
 
@@ -137,6 +161,7 @@ def restore_progress(t, ck: dict) -> None:
     t.epoch, t.batch, t.step = ck["epoch"], ck["batch"], ck["step"]
     t.best_value, t.best_epoch, t.since_best = ck["best_value"], ck["best_epoch"], ck["since_best"]
     t.train_sums = dict(ck["train_sums"])
+    t.grad_norms = {k: list(v) for k, v in ck.get("grad_norms", {}).items()}   # none in older checkpoints
     set_rng_state(ck["rng"])
     t.loader.augment_gen.set_state(ck["augment_rng"])
     saved = ck.get("rank_rng") or [ck["rng"]]
@@ -212,7 +237,7 @@ class EpochLoop:
     def fit(self) -> Run:
         cfg, t0 = self.cfg, time.perf_counter()
         examples, train_seconds = 0, 0.0
-        info = self.info()
+        info = {**self.info(), "resumed": (self.epoch, self.step) if self.step else None}   # None: a new run
         if self.ranks.main:
             remove_stale_temps(self.folder)  # what a killed process was writing
             write_json(self.folder / "data.json", self.meta)  # what predict/serve need to prepare inputs
@@ -240,7 +265,7 @@ class EpochLoop:
                 if self.ranks.main:
                     self.after_epoch()
                 finished_epoch = self.epoch
-                self.epoch, self.batch, self.train_sums = self.epoch + 1, 0, {}
+                self.epoch, self.batch, self.train_sums, self.grad_norms = self.epoch + 1, 0, {}, {}
                 if improved:
                     self.save("best", value)
                 self.save("last", value)

@@ -11,6 +11,7 @@ from ..data import load_dataset
 from ..data.registry import input_trouble
 from ..errors import UserError
 from ..models import MODELS, build_model, count_params
+from ..models.ensemble import Ensemble
 from ..runs.checkpoint import load_checkpoint, load_weights
 from ..runs.global_bn import global_batchnorm
 from ..runs.evaluate import autocast, evaluate, to_device
@@ -19,8 +20,9 @@ from ..runs.tasks import TASKS, batch_sums
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from .probe import choose_speed, settings, speed_line
-from .skeleton import (EpochLoop, build_loggers, draw_figures, progress_state, rank_streams, restore_progress,
-                       seed_everything, start_progress, training_loader)
+from .skeleton import (EpochLoop, build_loggers, clip_grads, draw_figures, grad_norm_metrics, note_grad_norm,
+                       progress_state, rank_streams, restore_progress, seed_everything, start_progress,
+                       training_loader)
 
 
 class Trainer(EpochLoop):
@@ -47,6 +49,10 @@ class Trainer(EpochLoop):
             self.model = self.model.to(memory_format=torch.channels_last)
         if self.ranks.world > 1 and cfg.train.sync_bn:   # the global batch's statistics, on any backend
             self.model = global_batchnorm(self.model)
+        # train.grad_clip bounds an ensemble's members each on its own, to grad_clip / members: their loss is the
+        # mean of theirs, so each is clipped as it would be alone (models/ensemble.py); any other model as one
+        ens = next((m for m in self.model.modules() if isinstance(m, Ensemble)), None)
+        self.grad_groups = [list(m.parameters()) for m in ens.members] if ens else [list(self.model.parameters())]
         self.net = self.ranks.wrap(self.model)   # what steps call: DistributedDataParallel over several ranks
         if cfg.train.compile == "on":
             self.net = torch.compile(self.net)
@@ -122,6 +128,11 @@ class Trainer(EpochLoop):
             loss = self.task.loss(out, yb, self.cfg.train.label_smoothing)
             # DDP averages the ranks' gradients; weighting each by its share keeps that the global mean's
             (loss * self.weight if self.weight != 1.0 else loss).backward()
+            # Clipped here, after backward (where DDP has averaged the ranks' gradients) and inside the closure
+            # (LBFGS's re-evaluations too); the first evaluation's norm is logged. bf16 needs no GradScaler.
+            norm = clip_grads(self.grad_groups, self.cfg.train.grad_clip)
+            if "out" not in out_box:
+                note_grad_norm(self, "", norm)
             out_box.setdefault("out", out)
             out_box.setdefault("loss", loss)
             return loss
@@ -163,7 +174,7 @@ class Trainer(EpochLoop):
         return batch_sums(self.task, out, yb, loss)
 
     def train_metrics(self) -> dict:
-        return self.task.finish(self.train_sums)
+        return {**self.task.finish(self.train_sums), **grad_norm_metrics(self)}
 
     def epoch_metrics(self, train_m: dict) -> tuple[dict, dict, float]:
         """{split: metrics} of the epoch; the chooser is validation (training metrics when there is no

@@ -94,8 +94,9 @@ def test_ctrl_c_saves_and_resume_is_exact(reference, tmp_path):
     assert f"dlp train --resume {out}" in stderr
     ck = load_checkpoint(out / "checkpoints" / "last.pt")
     assert ck["epoch"] == 2 and 0 < ck["batch"] < STEPS  # saved inside epoch 2
-    dlp("train", "--resume", out, check=True)
+    r = dlp("train", "--resume", out, check=True)
     assert _metrics(out) == _metrics(reference)
+    assert f"→ {out}, resuming from epoch 2, step {ck['step']}" in r.stdout   # a resumed run says where it resumes
 
 
 def test_resume_of_a_finished_run_trains_nothing(reference, tmp_path):
