@@ -217,7 +217,10 @@ def check_expectation(lesson: dict, result: dict, quick: bool = False) -> tuple[
 
 
 def _mark_runs(folder: Path, lesson: str, quick: list[str]) -> None:
-    """Say in each run's summary.json which lesson made it and whether it was a quick run (its overrides)."""
+    """Say in each run's summary.json that a quick run of `lesson` made it, with its overrides (a full lesson's
+    runs are left as they finished: continuing a lesson never rewrites a finished run)."""
+    if not quick:
+        return
     for summary in [folder / "summary.json", *sorted(folder.glob("*/summary.json"))]:
         try:
             data = json.loads(summary.read_text(encoding="utf-8"))

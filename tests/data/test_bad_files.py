@@ -132,7 +132,8 @@ def test_every_data_set_refuses_an_unknown_option():
 
 def test_digits_refuses_options_through_the_cli(tmp_path):
     refused(tmp_path, "data.dataset=digits", "data.options.size=8",
-            match=r"data set 'digits' takes no data.options; remove data.options.size")
+            match=r"data set 'digits' has no option data.options.size; it accepts: features, level, magnitudes, "
+                  r"wavelet")
 
 
 @pytest.mark.parametrize("delimiter", ["", ";;", "\n"])
