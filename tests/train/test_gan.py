@@ -1,7 +1,5 @@
 """The GAN: score formulas, a short real DCGAN run that beats an untrained generator by a wide margin,
 exact resume after Ctrl-C, the score's classifier trained once into the cache, and `dlp sample`."""
-import os
-import signal
 
 import numpy as np
 import pytest
@@ -10,7 +8,7 @@ import torch
 from dlpractice.errors import UserError
 from dlpractice.track.gan_score import class_shares, frechet, gaussian, inception_score
 
-from conftest import dlp, require_data
+from conftest import CtrlCAfterEpoch1, dlp, require_data
 
 # A small scorer (1 epoch on 6,000 images, ≈ 0.80 accuracy) keeps the suite quick; its cache folder is
 # keyed by the recipe, so it never stands in for the real one.
@@ -165,18 +163,6 @@ def test_scorer_is_trained_once_into_the_cache(short_run, cache, capsys):
 
 
 # -- exact resume ----------------------------------------------------------------------------------
-class _CtrlCAfterEpoch1:
-    """A logger that presses Ctrl-C once epoch 1 is logged: the loop stops at the first step of epoch 2."""
-
-    def start(self, folder, info, first_epoch): ...
-
-    def epoch(self, epoch, metrics, lr, seconds, timing=None):
-        if epoch == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def end(self, summary): ...
-
-
 def test_ctrl_c_then_resume_is_exact(cache, tmp_path):
     from dlpractice.config import load_config
     from dlpractice.track.loggers import CsvLogger
@@ -185,7 +171,7 @@ def test_ctrl_c_then_resume_is_exact(cache, tmp_path):
     ref = _train(TINY, tmp_path / "ref")
     out = tmp_path / "stopped"
     with pytest.raises(TrainingInterrupted, match=f"dlp train --resume {out}"):
-        train(load_config(overrides=TINY), out=out, loggers=[CsvLogger(), _CtrlCAfterEpoch1()])
+        train(load_config(overrides=TINY), out=out, loggers=[CsvLogger(), CtrlCAfterEpoch1()])
     ck = load_checkpoint(out / "checkpoints" / "last.pt")
     assert ck["epoch"] == 2 and ck["batch"] == 1 and "discriminator" in ck and "d_optimizer" in ck
     run = resume(out)

@@ -4,8 +4,6 @@ and a GAN's players are clipped each on their own; the total norm before clippin
 from __future__ import annotations
 
 import copy
-import os
-import signal
 
 import pytest
 import torch
@@ -13,6 +11,8 @@ import torch
 from dlpractice.cli import main
 from dlpractice.config import load_config
 from dlpractice.runs.metrics import read_metrics
+
+from conftest import CtrlCAfterEpoch1
 
 QUIET = ["data.dataset=digits", "log.progress=false", "log.loggers=['csv']", "train.threads=1",
          "train.compile=off", "train.precision=fp32", "train.channels_last=false"]
@@ -49,18 +49,6 @@ def test_one_sgd_step_is_lr_times_the_clipped_gradient(tmp_path, clip, members):
         torch.testing.assert_close(b - p.detach(), g * scale, rtol=1e-3, atol=3e-8)   # lr 1: a few ulps of w
 
 
-class _CtrlCAfterEpoch1:
-    """Presses Ctrl-C once epoch 1 is logged: the run stops after the first step of epoch 2."""
-
-    def start(self, folder, info, first_epoch): ...
-
-    def epoch(self, epoch, metrics, lr, seconds, timing=None):
-        if epoch == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def end(self, summary): ...
-
-
 def test_metrics_hold_the_grad_norm_and_resume_inside_an_epoch_is_exact(tmp_path):
     from dlpractice.track.loggers import CsvLogger
     from dlpractice.train.loop import TrainingInterrupted, resume, train
@@ -74,7 +62,7 @@ def test_metrics_hold_the_grad_norm_and_resume_inside_an_epoch_is_exact(tmp_path
     assert rows[1, "train"]["grad_norm_max"] > 0.5                  # the bound was reached: clipping happened
     out = tmp_path / "stopped"
     with pytest.raises(TrainingInterrupted):
-        train(load_config(overrides=sets), out=out, loggers=[CsvLogger(), _CtrlCAfterEpoch1()])
+        train(load_config(overrides=sets), out=out, loggers=[CsvLogger(), CtrlCAfterEpoch1()])
     run = resume(out)
     assert run.summary["steps_this_process"] == 8 - 1
     assert (out / "metrics.csv").read_text() == (ref.folder / "metrics.csv").read_text()
