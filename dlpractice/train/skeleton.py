@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..config import RunConfig, from_dict
 from ..data.loader import AUGMENTS, TensorLoader
@@ -31,6 +30,7 @@ from ..runs.ranks import Ranks, current, joined
 from ..runs.tasks import add_sums
 from ..track.loggers import LOGGERS
 from .device import choose_device
+from .progress import epoch_progress
 
 
 STOP = "\0stop"   # the key of the per-step stop flag among the sums added over ranks
@@ -213,9 +213,8 @@ class EpochLoop:
     def run_epoch(self, stop: StopFlag) -> dict:
         self.train_mode()
         total = len(self.loader)
-        bar = tqdm(self.loader.batches(self.epoch, self.batch), total=total, initial=self.batch,
-                   desc=f"epoch {self.epoch}", unit="ex", unit_scale=self.cfg.data.batch_size, leave=False,
-                   disable=not self.cfg.log.progress or not sys.stderr.isatty() or not self.ranks.main)
+        bar = epoch_progress(self.loader.batches(self.epoch, self.batch), total, self.batch, self.epoch,
+                             self.cfg.data.batch_size, self.cfg.log.progress and self.ranks.main)
         for xb, yb in bar:
             sums = self.step_sums(xb, yb)
             if self.ranks.world > 1:   # the global batch's sums; one rank's Ctrl-C stops all at this step

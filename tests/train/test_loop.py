@@ -93,3 +93,21 @@ def test_existing_run_folder_is_not_overwritten(tmp_path):
         train(cfg, out=tmp_path / "r")
     assert (run.folder / "summary.json").read_bytes() == before
     assert json.loads(before)["epochs"] == 1
+
+
+def test_progress_without_a_terminal_is_a_line_per_tenth_of_an_epoch(tmp_path, capsys, monkeypatch):
+    """stderr not a terminal (a log file, a notebook): plain lines at 10%, 20%, … 90% of each epoch with
+    examples/s and the time left — once the epoch has run QUIET_SECONDS (set to 0 here); no bar's escapes."""
+    from dlpractice.config import load_config
+    from dlpractice.train import progress
+    from dlpractice.train.loop import train
+    monkeypatch.setattr(progress, "QUIET_SECONDS", 0.0)
+    cfg = load_config(overrides=["data.dataset=digits", "model.name=softmax", "model.args={input_size=8}",
+                                 "data.batch_size=16", "train.epochs=1", "log.loggers=['csv']", "train.threads=1"])
+    train(cfg, out=tmp_path / "run")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch 1:")]
+    shares = [int(line.split(":")[1].split("%")[0]) for line in lines]
+    assert len(shares) == 9 and all(10 * k <= p < 10 * k + 10 for k, p in enumerate(shares, 1)), lines
+    steps = {line.split("/")[1].split(" ")[0] for line in lines}
+    assert len(steps) == 1 and all("examples/s, about " in line and line.endswith(" s left") for line in lines), lines
+    assert "\r" not in capsys.readouterr().err
