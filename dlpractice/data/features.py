@@ -40,10 +40,11 @@ def _check_wavelet(name, level: int, side: int) -> None:
         raise UserError(f"data.options.wavelet = {name!r} is not a discrete wavelet PyWavelets knows"
                         f"{did_you_mean(str(name), known)}; e.g. haar, db2, sym4, coif1 "
                         f"(families: {families}; pywt.wavelist(kind='discrete') lists all)")
-    top = pywt.dwt_max_level(side, pywt.Wavelet(name).dec_len)
+    length = pywt.Wavelet(name).dec_len
+    top = pywt.dwt_max_level(side, length)
     if level > top:
         raise UserError(f"data.options.level = {level} is too deep for {side}×{side} images with wavelet '{name}' "
-                        f"(filter length {pywt.Wavelet(name).dec_len}): at most {top}"
+                        f"(filter length {length}): at most {top}"
                         + ("; choose a shorter wavelet, e.g. haar" if top < 1 else ""))
 
 
@@ -102,7 +103,11 @@ def raw_features(spec: dict, x: torch.Tensor) -> torch.Tensor:
 
 def apply_features(spec: dict, x: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] → the standardized features a run trained on (training and prediction alike)."""
-    f = raw_features(spec, x)
+    return _standardized(spec, raw_features(spec, x))
+
+
+def _standardized(spec: dict, f: torch.Tensor) -> torch.Tensor:
+    """Raw features → (f − mean) / std by the training split's statistics in `spec`."""
     if f.shape[1] != len(spec["mean"]):
         raise UserError(f"these images give {f.shape[1]} {spec['kind']} features, the run was trained on "
                         f"{len(spec['mean'])}; the images must be {spec['kind']}-transformed at the run's size")
@@ -116,6 +121,6 @@ def features_splits(spec: dict, images: dict[str, torch.Tensor], labels: dict[st
     std = train.std(0)
     std = torch.where(std > 1e-6, std, torch.ones_like(std))   # a constant feature: centred, not divided by 0
     spec = {**spec, "count": int(train.shape[1]), "mean": train.mean(0).tolist(), "std": std.tolist()}
-    splits = {k: Split(apply_features(spec, v) if k != "train" else (train - train.mean(0)) / std, labels[k])
-              for k, v in images.items()}
+    splits = {k: Split(_standardized(spec, train) if k == "train" else apply_features(spec, v), labels[k])
+              for k, v in images.items()}   # the training images' features are computed once
     return splits, spec
