@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import UserError, one_line
 from .help import Help
 from .listings import add_show, cmd_datasets, cmd_lessons, cmd_models, cmd_runs
-from .train import cmd_demo, cmd_lesson, cmd_train
+from .train import add_lr_find, cmd_demo, cmd_lesson, cmd_train
 
 HELP = Help
 
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=HELP)
     _add_common_run(p)
     p.set_defaults(func=cmd_demo)
+    add_lr_find(sub)
 
     from .data import add_commands as add_fetch
     from .predict import add_commands

@@ -112,3 +112,65 @@ def cmd_demo(args) -> int:
           f"wall time {result['wall_seconds']:.1f} s")
     print(f"run: {folder}")
     return 0
+
+
+def add_lr_find(sub) -> None:
+    from .help import Help
+    p = sub.add_parser("lr-find", formatter_class=Help,
+                       help="the learning-rate range test: loss against an exponentially rising rate, a suggested lr",
+                       description="Train the config's model from its first weights for --steps steps while the rate "
+                       "rises exponentially from --start to --end; draw the training loss against the rate and "
+                       "suggest optim.lr: the rate at the lowest smoothed loss ÷ 10 (Smith 2017; fastai's "
+                       "lr_find). Writes the figure and its numbers, never a run (unless --train).")
+    p.add_argument("config", nargs="?", default=None,
+                   help="a TOML config file, or a lesson by name or lecture number (demo, lenet, 10)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting, as for dlp train (repeatable)")
+    p.add_argument("--start", type=float, default=1e-6, help="the first step's rate")
+    p.add_argument("--end", type=float, default=10.0, help="the last step's rate (the test stops earlier "
+                   "once the loss diverges)")
+    p.add_argument("--steps", type=int, default=200, help="steps of the test")
+    p.add_argument("--figure", default="lr-find.png", metavar="PNG",
+                   help="the figure to write; its numbers go beside it as .csv")
+    p.add_argument("--train", action="store_true",
+                   help="then train the config with optim.lr set to the suggestion (a run, as dlp train)")
+    p.add_argument("--out", default=None, help="with --train: the run folder (default: runs/<name>-<UTC time>)")
+    p.set_defaults(func=cmd_lr_find)
+
+
+def cmd_lr_find(args) -> int:
+    from ..config import load_config
+    figure = Path(args.figure)
+    if figure.suffix.lower() != ".png":
+        raise UserError(f"--figure must name a .png file; got {args.figure}")
+    if not figure.parent.is_dir():
+        raise UserError(f"--figure: folder {figure.parent} does not exist; create it or choose another path")
+    check_out(args.out)
+    if args.out and not args.train:
+        raise UserError("--out names the run that --train writes; add --train, or drop --out")
+    cfg = load_config(config_path(args.config), list(args.set))
+    from ..train.lr_find import check_range, range_test
+    check_range(args.start, args.end, args.steps)
+    print(f"lr-find: {cfg.model.name} on {cfg.data.dataset}, {args.steps} steps from {args.start:g} to "
+          f"{args.end:g} …", flush=True)
+    test = range_test(cfg, args.start, args.end, args.steps)
+    from ..track.plots import plot_lr_range
+    found = {**test.to_dict(), "lrs": test.lrs, "losses": test.losses, "smoothed": test.smoothed}
+    plot_lr_range(found, figure, f"lr-find: {cfg.model.name} on {cfg.data.dataset} ({cfg.optim.name})")
+    rows = ["lr,loss,smoothed"] + [f"{a:.6g},{b:.6g},{c:.6g}" for a, b, c in
+                                     zip(test.lrs, test.losses, test.smoothed)]
+    figure.with_suffix(".csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    steep = f"; steepest fall at {test.steepest:.3g}" if test.steepest else ""
+    print(f"suggested optim.lr = {test.suggested:.3g} (the rate at the lowest smoothed loss, {test.at_min:.3g}, "
+          f"÷ 10{steep}); loss {test.smoothed[0]:.3g} → {min(test.smoothed):.3g}, stopped at {test.stopped}")
+    print(f"figure: {figure} (numbers: {figure.with_suffix('.csv')})")
+    lr = float(f"{test.suggested:.3g}")
+    if not args.train:
+        print(f"train with it: dlp train {args.config or ''} --set optim.lr={lr:g}".replace("  ", " "))
+        return 0
+    cfg = load_config(config_path(args.config), list(args.set) + [f"optim.lr={lr!r}"])
+    from ..train.loop import train
+    run = train(cfg, out=args.out)
+    _print_result(run.summary)
+    print(f"run: {run.folder}")
+    return 0

@@ -79,3 +79,32 @@ def save_curves(fig, folder: str | Path, title: str) -> Path:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def plot_lr_range(test: dict, path: str | Path, title: str = "") -> Path:
+    """The learning-rate range test's figure: each step's training loss and its smoothed curve against the
+    rate (log axis), the lowest smoothed loss and the suggested rate marked. `test` holds `lrs`, `losses`,
+    `smoothed`, `lr_at_min_loss`, `suggested_lr` and optionally `steepest_lr`."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(test["lrs"], test["losses"], color="tab:blue", alpha=0.3, lw=0.8, label="loss of each step")
+    ax.plot(test["lrs"], test["smoothed"], color="tab:blue", lw=1.8, label="smoothed (moving average)")
+    ax.axvline(test["lr_at_min_loss"], color="gray", ls=":", lw=1,
+               label=f"lowest smoothed loss at {test['lr_at_min_loss']:.3g}")
+    if test.get("steepest_lr"):
+        ax.axvline(test["steepest_lr"], color="tab:purple", ls="--", lw=0.8,
+                   label=f"steepest fall at {test['steepest_lr']:.3g}")
+    ax.axvline(test["suggested_lr"], color="tab:red", lw=1.5,
+               label=f"suggested optim.lr = {test['suggested_lr']:.3g} (lowest ÷ 10)")
+    ax.set_xscale("log")
+    low, high = min(min(test["losses"]), min(test["smoothed"])), test["smoothed"][0]
+    ax.set_ylim(max(0.0, low - 0.05 * (high - low)) if high > low else None, high + 0.5 * (high - low) if high > low else None)
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_title(title or "learning-rate range test")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
