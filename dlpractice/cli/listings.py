@@ -96,7 +96,7 @@ def cmd_runs(args) -> int:
         rows.append({"run": str(cfg.parent), "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
                      "model": summary.get("model", "?"), "dataset": summary.get("dataset", "?"),
                      "epochs": summary.get("epochs", "unfinished"),
-                     "seconds": round(summary["wall_seconds"], 1) if summary.get("wall_seconds") is not None else "",
+                     "seconds": summary.get("wall_seconds", ""),
                      "metric": pm.get("name", ""), "value": round(pm["value"], 4) if pm.get("value") is not None else "",
                      "_t": started})
     rows.sort(key=lambda r: (-r["_t"], r["run"]))
@@ -107,7 +107,9 @@ def cmd_runs(args) -> int:
         return 0
     if not args.json:   # the table names each run inside --runs-dir; JSON gives the full path
         print(f"runs under {root}/, newest first (started: UTC; seconds: training)")
-        rows = [{**r, "run": str(Path(r["run"]).relative_to(root))} for r in rows]
+        rows = [{**r, "run": str(Path(r["run"]).relative_to(root)),   # JSON keeps exact figures, the table rounds
+                 "seconds": f"{r['seconds']:.1f}" if isinstance(r["seconds"], (int, float)) else r["seconds"]}
+                for r in rows]
     _listing(args, rows, ["started", "run", "model", "dataset", "epochs", "seconds", "metric", "value"])
     return 0
 

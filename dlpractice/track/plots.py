@@ -11,8 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..runs.metrics import read_metrics  # noqa: E402
-
-SPLIT_STYLE = {"train": ("tab:blue", "-"), "val": ("tab:orange", "--"), "test": ("tab:green", ":")}
+from .style import SPLIT_COLOUR, mpl_style  # noqa: E402
 
 
 def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) -> Path:
@@ -28,7 +27,8 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
     if norms:
         _grad_norm_panel(axes[0][-1], rows, folder, best_epoch)
     for ax, metric in zip(axes[0], metrics):
-        for split, (color, ls) in SPLIT_STYLE.items():
+        for split in SPLIT_COLOUR:
+            color, ls = mpl_style(split)
             pts = [(r["epoch"], r[metric]) for r in rows if r["split"] == split and r.get(metric) is not None]
             if pts:
                 ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=split)
@@ -47,7 +47,7 @@ def _grad_norm_panel(ax, rows: list[dict], folder: Path, best_epoch: int | None)
     """The total gradient norm before clipping per epoch (mean and largest step), where an exploding gradient
     shows as a spike (lecture 11); train.grad_clip as a line when clipping is on. A linear axis: a log one's
     tick labels take longer to draw than the rest of the panel."""
-    color = SPLIT_STYLE["train"][0]
+    color = SPLIT_COLOUR["train"]
     for key, label, ls in (("grad_norm_mean", "mean over the steps", "-"), ("grad_norm_max", "largest step", "--")):
         pts = [(r["epoch"], r[key]) for r in rows if r["split"] == "train" and r.get(key) is not None]
         if pts:

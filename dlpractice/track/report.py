@@ -16,8 +16,9 @@ from pathlib import Path
 from string import Template
 
 from ..runs.metrics import read_metrics
+from .report_sections import config_section, layers_section, per_class_section, read_json
+from .style import SPLIT_COLOUR, svg_style
 
-SPLIT_STYLE = {"train": ("#1f77b4", ""), "val": ("#d62728", "6 4"), "test": ("#2ca02c", "2 3")}
 SPLIT_NAME = {"train": "train", "val": "validation", "test": "test"}
 # the figures other parts of dlpractice leave in a run folder, in the order the page shows them
 FIGURES = [("samples.png", "Generated samples (the latest grid, one fixed noise batch)"),
@@ -28,19 +29,12 @@ FIGURES = [("samples.png", "Generated samples (the latest grid, one fixed noise 
 
 
 # -- reading the run folder ------------------------------------------------------------------------
-def _json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def lesson_info(folder: Path) -> dict:
     """The lesson that produced this run (lesson.json in the run folder, or in the parent folder of a
     compare/cv lesson's child run); {} for a plain `dlp train` run."""
     for p in (folder / "lesson.json", folder.parent / "lesson.json"):
         if p.is_file():
-            return _json(p)
+            return read_json(p)
     return {}
 
 
@@ -51,7 +45,7 @@ def series(rows: list[dict], metric: str) -> dict[str, list[tuple[int, float]]]:
         v = r.get(metric)
         if v is not None and math.isfinite(v):
             out.setdefault(r["split"], []).append((r["epoch"], v))
-    order = [s for s in SPLIT_STYLE if s in out] + sorted(set(out) - set(SPLIT_STYLE))
+    order = [s for s in SPLIT_COLOUR if s in out] + sorted(set(out) - set(SPLIT_COLOUR))
     return {s: out[s] for s in order}
 
 
@@ -60,32 +54,45 @@ def metric_names(rows: list[dict]) -> list[str]:
     return sorted(names, key=lambda k: (not k.startswith("loss"), k))   # losses first
 
 
+RISEN_EPOCHS = 2   # a rise of held-out loss counts once it has lasted this many epochs: one rise is noise as often as not
+RULE = (f"(The rule: overfitting is called when {{held}} loss has stayed above its lowest for at least {RISEN_EPOCHS} "
+        "epochs while training loss kept falling.)")
+
+
 def overfitting(rows: list[dict], summary: dict) -> tuple[str, str]:
     """(kind, sentence): the epoch after which held-out loss rises while training loss still falls.
 
     Held-out is the validation split, or the test split when the run has none. The turning point is the
-    epoch of the lowest held-out loss; it counts as overfitting when the held-out loss at the last epoch is
-    above that minimum while the training loss is below its value there."""
+    epoch of the lowest held-out loss; it counts as overfitting when at least RISEN_EPOCHS epochs follow it
+    (held-out loss above that minimum in each of them) and the training loss at the last epoch is below its
+    value there. Every sentence ends with the rule."""
     s = series(rows, "loss")
     held = "val" if "val" in s else "test" if "test" in s else None
     if "train" not in s or held is None:
         return "info", "No training and held-out loss pair in metrics.csv, so no overfitting check."
     tr, ho = dict(s["train"]), dict(s[held])
     epochs = sorted(set(tr) & set(ho))
-    if len(epochs) < 3:
-        return "info", (f"Only {len(epochs)} epoch(s): too few to tell whether {SPLIT_NAME[held]} loss turns "
-                        "upward while training loss still falls.")
-    turn, last = min(epochs, key=lambda e: (ho[e], e)), epochs[-1]
     name = SPLIT_NAME[held]
+    rule = RULE.format(held=name)
+    if len(epochs) < 3:
+        return "info", (f"Only {len(epochs)} epoch(s): too few to tell whether {name} loss turns "
+                        f"upward while training loss still falls. {rule}")
+    turn, last = min(epochs, key=lambda e: (ho[e], e)), epochs[-1]
+    risen = sum(e > turn for e in epochs)
     if turn == last:
-        return "ok", f"No sign of overfitting: {name} loss was lowest at the last epoch ({last}, {ho[last]:.4f})."
-    if tr[last] < tr[turn]:
-        return "warn", (f"Overfitting after epoch {turn}: {name} loss rose from {ho[turn]:.4f} (epoch {turn}) to "
-                        f"{ho[last]:.4f} (epoch {last}) while training loss still fell from {tr[turn]:.4f} to "
-                        f"{tr[last]:.4f}: the model fits the training set better and unseen data worse. "
-                        "Regularization, augmentation or fewer epochs address it.")
-    return "info", (f"{name.capitalize()} loss was lowest at epoch {turn} and rose afterwards, but training loss "
-                    "did not fall either: not overfitting — look at the learning rate.")
+        return "ok", (f"No sign of overfitting: {name} loss was lowest at the last epoch ({last}, {ho[last]:.4f}). "
+                      f"{rule}")
+    if tr[last] >= tr[turn]:
+        return "info", (f"{name.capitalize()} loss was lowest at epoch {turn} and rose afterwards, but training loss "
+                        f"did not fall either: not overfitting — look at the learning rate. {rule}")
+    if risen < RISEN_EPOCHS:
+        return "info", (f"No overfitting called: {name} loss rose only in the last epoch ({ho[turn]:.4f} at epoch "
+                        f"{turn} → {ho[last]:.4f} at epoch {last}), which is as often noise as a trend; train "
+                        f"longer to tell. {rule}")
+    return "warn", (f"Overfitting after epoch {turn}: {name} loss rose from {ho[turn]:.4f} (epoch {turn}) to "
+                    f"{ho[last]:.4f} (epoch {last}) while training loss still fell from {tr[turn]:.4f} to "
+                    f"{tr[last]:.4f}: the model fits the training set better and unseen data worse. "
+                    f"Regularization, augmentation or fewer epochs address it. {rule}")
 
 
 def checkpoint_note(summary: dict) -> str:
@@ -149,9 +156,9 @@ def svg_chart(metric: str, data: dict[str, list[tuple[int, float]]], best_epoch:
         out.append(f'<line class="best" x1="{px(best_epoch):.1f}" x2="{px(best_epoch):.1f}" y1="{top}" '
                    f'y2="{h - bottom}" stroke="#999" stroke-dasharray="1 3"><title>best checkpoint: epoch '
                    f'{best_epoch}</title></line>')
-    lx = left + 70
+    lx = left + 16 + 8 * len(metric)   # the legend starts after the title
     for split, pts in data.items():
-        color, dash = SPLIT_STYLE.get(split, ("#9467bd", "4 2"))
+        color, dash = svg_style(split)
         d = " ".join(f"{px(e):.1f},{py(v):.1f}" for e, v in pts)
         out.append(f'<polyline points="{d}" fill="none" stroke="{color}" stroke-width="2" '
                    f'stroke-dasharray="{dash}"/>')
@@ -174,45 +181,9 @@ def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else escape(str(v))
 
 
-def layers_section(folder: Path) -> str:
-    """"Layers" of an image or sequence run: each layer's output shape for the run's input (data.json),
-    its parameters and multiply-adds, from the model the run's config builds (models/summary.py); ""
-    for other runs. A table that cannot be made is a note, never a failed report."""
-    meta = _json(folder / "data.json")
-    if meta.get("input") not in ("image", "sequence") or not (folder / "config.toml").is_file():
-        return ""
-    from ..config import load_config
-    from ..errors import one_line
-    from ..inputs import example_batch
-    from ..models import MODELS, build_model
-    from ..models.summary import HEADER, PACKED, layer_table, packed, shape_text, table_cells, total_text
-    try:
-        cfg = load_config(folder / "config.toml")
-        spec = MODELS.get(cfg.model.name)
-        if spec.input != meta["input"]:   # a GAN's generator takes noise
-            return ""
-        args = spec.resolve_args(meta, cfg.model.args)
-        table = layer_table(build_model(spec.name, args), example_batch(meta["input"], {**args, **meta}, n=1))
-    except Exception as e:  # noqa: BLE001 — the rest of the page is still worth having
-        return f'<h2>Layers</h2><div class="note info">No layer table: {escape(one_line(e))}</div>'
-    same = f"dlp models show {spec.name}" + (f" --data {meta['dataset']}" if meta.get("dataset") else "") + "".join(
-        f" --set model.args.{k}={json.dumps(v)}" for k, v in cfg.model.args.items())
-    out = [f"<h2>Layers</h2><p>What each layer gives for one input of shape {shape_text(table['input_shape'])} "
-           f"(a batch of 1; training batches held {cfg.data.batch_size}), its parameters and multiply-adds "
-           f"(<code>{escape(same)}</code> prints the same).</p>",
-           '<table id="layers"><tr>' + "".join(f"<th>{h}</th>" for h in HEADER) + "</tr>"]
-    for row in table["layers"]:
-        cells = table_cells(row)
-        out.append(f'<tr data-depth="{row["depth"]}"><td style="padding-left:{0.7 + 1.2 * row["depth"]:.1f}em">'
-                   f"{escape(cells[0].strip())}</td>" + "".join(f"<td>{escape(c)}</td>" for c in cells[1:]) + "</tr>")
-    out.append(f'</table><p id="layers-total">{escape(total_text(table))}'
-               + (f"; {escape(PACKED)}" if packed(table) else "") + ".</p>")
-    return "".join(out)
-
-
 # -- the page --------------------------------------------------------------------------------------
 def render(folder: Path) -> str:
-    summary = _json(folder / "summary.json")
+    summary = read_json(folder / "summary.json")
     rows = read_metrics(folder)
     lesson = lesson_info(folder)
     model, dataset = summary.get("model", "?"), summary.get("dataset", "?")
@@ -273,11 +244,7 @@ def render(folder: Path) -> str:
         for f, cap in figs:
             parts.append(f'<figure><img alt="{f}" src="{_img(folder / f)}"><figcaption>{escape(cap)} '
                          f"({f})</figcaption></figure>")
-    per_class = _json(folder / "per_class.json")
-    if per_class.get("balanced_accuracy") is not None:
-        parts.append(f"<p>Balanced accuracy (mean of the per-class accuracies): "
-                     f"{per_class['balanced_accuracy']:.4f}; see per_class.json.</p>")
-
+    parts.append(per_class_section(read_json(folder / "per_class.json")))
     parts.append(layers_section(folder))
 
     if rows:
@@ -289,9 +256,7 @@ def render(folder: Path) -> str:
                          + "".join(f"<td>{_fmt(r.get(n)) if r.get(n) is not None else ''}</td>" for n in names)
                          + "</tr>")
         parts.append("</table></details>")
-    cfg = folder / "config.toml"
-    if cfg.is_file():
-        parts.append(f"<h2>Config</h2><pre id=\"config\">{escape(cfg.read_text(encoding='utf-8'))}</pre>")
+    parts.append(config_section(folder / "config.toml", summary.get("task")))
     page = Template((Path(__file__).with_name("report_page.html")).read_text(encoding="utf-8"))
     return page.substitute(title=escape(f"{model} on {dataset} — {folder.name}"), body="\n".join(parts))
 
@@ -300,7 +265,7 @@ def make_figures(folder: Path) -> list[str]:
     """Draw the confusion matrix (classification) and misclassified grid (image classification) when
     the folder lacks them; returns what was drawn. Other tasks get nothing."""
     from ..errors import UserError
-    summary = _json(folder / "summary.json")
+    summary = read_json(folder / "summary.json")
     if summary.get("task") not in ("classification", "binary") or not (folder / "checkpoints" / "best.pt").exists():
         return []
     made = []
@@ -308,7 +273,7 @@ def make_figures(folder: Path) -> list[str]:
         from .perclass import per_class_report
         per_class_report(folder)
         made.append("confusion.png")
-    if not (folder / "misclassified.png").exists() and (_json(folder / "data.json").get("input") == "image"):
+    if not (folder / "misclassified.png").exists() and (read_json(folder / "data.json").get("input") == "image"):
         from .learned import what_it_learned
         try:
             what_it_learned(folder)

@@ -13,6 +13,7 @@ import pytest
 from dlpractice.cli import main
 from dlpractice.lessons import run_lesson
 from dlpractice.track.report import overfitting, write_report
+from dlpractice.track.report_sections import applicable_config, per_class_section
 
 
 def _rows(train: list[float], held: list[float], split: str = "val") -> list[dict]:
@@ -31,6 +32,12 @@ def test_overfitting_note_finds_the_turning_epoch():
     kind, text = overfitting(_rows([1.0, 0.6, 0.7, 0.8], [1.1, 0.5, 0.7, 0.9], split="test"), {})
     assert kind == "info" and text.startswith("Test loss was lowest at epoch 2") and "not overfitting" in text
     assert overfitting(_rows([1.0, 0.6], [1.1, 0.7]), {})[1].startswith("Only 2 epoch(s)")
+    # one rise, in the last epoch of three, is not called overfitting; the note says why, and the rule
+    kind, text = overfitting(_rows([1.0, 0.6, 0.4], [1.1, 0.7, 0.75]), {})
+    assert kind == "info" and text.startswith("No overfitting called: validation loss rose only in the last epoch")
+    assert "stayed above its lowest for at least 2 epochs while training loss kept falling" in text
+    kind, text = overfitting(_rows([1.0, 0.6, 0.4, 0.3], [1.1, 0.7, 0.75, 0.8]), {})
+    assert kind == "warn" and text.startswith("Overfitting after epoch 2:") and "(The rule:" in text
     gan = [{"epoch": 1, "split": "train", "lr": 2e-4, "loss_g": 2.0, "loss_d": 0.5}]
     assert overfitting(gan, {})[0] == "info"
 
@@ -105,3 +112,23 @@ def test_gan_like_run_shows_samples_without_accuracy(tmp_path):
     for metric in ("loss_g", "loss_d", "fid"):
         assert f'data-metric="{metric}"' in page
     assert "No training and held-out loss pair" in page
+
+
+def test_config_shows_only_the_sections_that_apply():
+    text = ('[data]\ndataset = "digits"\n\n[data.options]\n\n[model]\nname = "mlp"\n\n[model.args]\nwidth = 2\n\n'
+            '[gan]\nloss = "bce"\n\n[gan.d_args]\n')
+    shown, dropped = applicable_config(text, "classification")
+    assert "[gan" not in shown and "[data.options]" not in shown and 'width = 2' in shown and "[model.args]" in shown
+    assert dropped == ["data.options", "gan", "gan.d_args"]
+    shown, _ = applicable_config(text, "generation")
+    assert '[gan]\nloss = "bce"' in shown
+
+
+def test_per_class_table_is_html_weakest_class_first():
+    html = per_class_section({"split": "test", "n": 30, "accuracy": 0.6, "balanced_accuracy": 0.55, "per_class": {
+        "cat": {"support": 10, "accuracy": 0.9, "precision": 0.5, "most_confused_with": "dog", "confused_count": 1},
+        "dog": {"support": 20, "accuracy": 0.2, "precision": 0.8, "most_confused_with": "cat", "confused_count": 16}}})
+    rows = re.findall(r'<tr data-class="(\w+)"><td>\w+</td><td>(\d+)</td><td>([\d.]+%)</td>', html)
+    assert rows == [("dog", "20", "20.0%"), ("cat", "10", "90.0%")]
+    assert "cat (16)" in html and "0.5500" in html
+    assert per_class_section({}) == ""

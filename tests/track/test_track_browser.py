@@ -3,6 +3,7 @@ report.html show exactly the numbers of the run's metrics.csv, ask no host but 1
 itself) for anything, and raise no JavaScript error. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 from conftest import ARTIFACTS
 from dlpractice.config import load_config
 from dlpractice.runs.metrics import read_metrics
+from dlpractice.track.style import mpl_style
 from dlpractice.train.loop import train
 
 CHROMIUM = os.environ.get("DLP_CHROMIUM", "/usr/bin/chromium")
@@ -178,7 +180,10 @@ def test_tensorboard_scalars_page_shows_the_runs_loss(browser, watched):
 def test_report_html_is_self_contained_and_exact(browser, watched, tmp_path):
     # a copy in a folder of its own: the page must not need anything beside it
     folder = tmp_path / "copy"
-    shutil.copytree(watched["folder"], folder, ignore=shutil.ignore_patterns("checkpoints", "events.*"))
+    shutil.copytree(watched["folder"], folder, ignore=shutil.ignore_patterns("events.*"))
+    from dlpractice.track.report import write_report
+    write_report(folder, figures=True)   # as `dlp report RUN` does: per_class.json and the figures first
+    shutil.rmtree(folder / "checkpoints")
     page, seen = _page(browser, {"file"})
     page.goto((folder / "report.html").as_uri())
     points = page.evaluate("""() => Array.from(document.querySelectorAll('svg.chart[data-metric="loss"] circle.pt'))
@@ -188,12 +193,29 @@ def test_report_html_is_self_contained_and_exact(browser, watched, tmp_path):
         assert [v for s, _, v in points if s == split] == csv[split]
         assert [e for s, e, _ in points if s == split] == list(range(1, EPOCHS + 1))
     final = page.evaluate("() => document.querySelector('#final td[data-metric=\"accuracy\"]').textContent")
-    import json
     summary = json.loads((folder / "summary.json").read_text())
     assert final == f"{summary['metrics']['accuracy']:.4f}"
     assert page.locator("#overfitting").inner_text().startswith(("No sign", "Overfitting", "Only"))
     assert f"epoch {summary['best_epoch']} of {EPOCHS}" in page.locator("#checkpoint").inner_text()
     assert page.evaluate("() => document.scripts.length") == 0
+    # the per-class table is on the page, one row per digit, with the figures of per_class.json
+    per_class = json.loads((folder / "per_class.json").read_text())
+    cells = page.evaluate("""() => Array.from(document.querySelectorAll('#per-class tr[data-class]'))
+        .map(r => [r.dataset.class, r.cells[2].textContent])""")
+    assert sorted(c for c, _ in cells) == sorted(per_class["per_class"])
+    assert all(acc == f"{100 * per_class['per_class'][c]['accuracy']:.1f}%" for c, acc in cells)
+    # a classifier's config shows no [gan] section; validation is drawn in the colour curves.png gives it
+    config = page.locator("#config").inner_text()
+    assert "[gan" not in config and "[train]" in config and "[gan]" in (folder / "config.toml").read_text()
+    strokes = page.evaluate("""() => Object.fromEntries(['train', 'val', 'test'].map(s => [s,
+        getComputedStyle(document.querySelector(`svg.chart[data-metric="loss"] circle.pt[data-split="${s}"]`)).fill]))""")
+    from matplotlib.colors import to_rgb
+    from matplotlib.image import imread
+    png = imread(folder / "curves.png")[..., :3]
+    for split, fill in strokes.items():
+        want = to_rgb(mpl_style(split)[0])
+        assert fill == "rgb({}, {}, {})".format(*(round(255 * c) for c in want)), (split, fill)
+        assert (np.abs(png - np.array(want)).max(axis=-1) < 0.02).sum() > 50, f"{split} colour not in curves.png"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     assert seen["outside"] == [], seen["outside"]
