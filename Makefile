@@ -7,7 +7,7 @@ SHARED_DATA := $(abspath ../shared/data)
 # `make test` reads the shared data folder when it exists (tests find data the way users do).
 export DLP_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
-.PHONY: demo test install clean bench
+.PHONY: catalogue demo test install clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +35,10 @@ demo: $(STAMP)
 TEST_WORKERS ?= $(shell $(PY) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# dlp models / dlp datasets read dlpractice/cli/catalogue.json; rewrite it after registering a model or data set
+catalogue: $(STAMP)
+	$(BIN)/python -m dlpractice.cli.catalogue
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -60,20 +60,14 @@ def _listing(args, rows: list[dict], cols: list[str]) -> None:
 
 
 def cmd_models(args) -> int:
-    from ..models import MODELS
-    from ..models._counts import paper_param_count, small_param_count
-    rows = [{"name": name, "task": spec.task, "input": spec.input, "input_size": spec.input_size,
-             "params": small_param_count(name), "paper_params": paper_param_count(name),
-             "description": spec.description} for name, spec in MODELS.items()]
-    _listing(args, rows, ["name", "task", "input", "params", "paper_params", "description"])
+    from .catalogue import read
+    _listing(args, read("models"), ["name", "task", "input", "params", "paper_params", "description"])
     return 0
 
 
 def cmd_datasets(args) -> int:
-    from ..data import DATASETS
-    rows = [{"name": n, "task": s.task, "input": s.input, "description": s.description, "source": s.source}
-            for n, s in DATASETS.items()]
-    _listing(args, rows, ["name", "task", "input", "description"])
+    from .catalogue import read
+    _listing(args, read("datasets"), ["name", "task", "input", "description"])
     return 0
 
 
@@ -131,11 +125,13 @@ def cmd_lessons(args) -> int:
 
 
 # -- dlp models show NAME --------------------------------------------------------------------------
+SHOW_DEPTH = 3   # models.summary.DEPTH, torchinfo's default, said here so that building the parser imports no torch
+
+
 def add_show(models_parser) -> None:
     """`dlp models show NAME [--data SET] [--set ...] [--depth N] [--json]` under `dlp models`, which
     without it still lists the models."""
     import argparse
-    from ..models.summary import DEPTH
 
     def depth(text: str) -> int:
         if not text.isdigit() or not 1 <= int(text) <= 16:
@@ -153,7 +149,7 @@ def add_show(models_parser) -> None:
                         "e.g. 1×28×28 for the image classifiers)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting, e.g. --set model.args.width=2 (repeatable)")
-    p.add_argument("--depth", type=depth, default=DEPTH, metavar="N",
+    p.add_argument("--depth", type=depth, default=SHOW_DEPTH, metavar="N",
                    help="nesting levels to show; deeper layers are summed into the row above them")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="machine-readable output (default: a table)")

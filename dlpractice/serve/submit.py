@@ -16,11 +16,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..data.table import open_text
 from ..errors import UserError
 
 
 def _rows(path: Path, first_only: bool):
+    from ..data.table import open_text   # numpy with it: not for building `dlp --help`
     with open_text(path) as f:
         for row in csv.reader(f):
             if row and any(c.strip() for c in row):
