@@ -62,7 +62,9 @@ def _finished(folder: str) -> Path:
 def cmd_report(args) -> int:
     from ..track.report import write_report
     folder = _finished(args.run)
-    path = write_report(folder, figures=not args.no_figures)
+    from ..track.notice import slow_step
+    with slow_step("drawing the figures the folder lacks (confusion matrix, misclassified images) and the page"):
+        path = write_report(folder, figures=not args.no_figures)
     print(f"report: {path}")
     return 0
 

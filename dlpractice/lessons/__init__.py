@@ -229,6 +229,13 @@ def _mark_runs(folder: Path, lesson: str, quick: list[str]) -> None:
         write_json(summary, {**data, "lesson": lesson, "quick": bool(quick), "quick_overrides": quick})
 
 
+def _as_run(quick: list[str], overrides: list[str]) -> list[str]:
+    """The lesson's quick settings as the run gets them: one the user's --set also gives is said with the user's
+    value (a later --set wins)."""
+    mine = {o.split("=", 1)[0].strip(): o for o in overrides if "=" in o}
+    return [mine.get(q.split("=", 1)[0].strip(), q) for q in quick]
+
+
 def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | Path | None = None,
                quick: bool = False) -> tuple[dict, Path, bool | None]:
     """Run a lesson; returns (result, folder, expectation met). `quick` applies the lesson's own
@@ -237,19 +244,19 @@ def run_lesson(name: str | int, overrides: list[str] | None = None, out: str | P
     lesson = load_toml(path).get("lesson")
     if not isinstance(lesson, dict) or "kind" not in lesson:
         raise UserError(f"{path} is not a lesson file: it needs a [lesson] table with a kind")
+    quick_sets = _as_run(lesson.get("quick", []), overrides or []) if quick else []
     overrides = (list(lesson.get("quick", [])) if quick else []) + list(overrides or [])
     runner = KINDS.get(lesson["kind"])
     if lesson.get("report"):
         lesson_hooks()[1].get(str(lesson["report"]))  # an unknown report name is refused before anything runs
     kw = {"quick": quick} if lesson["kind"] == "scratch" else {}
-    if quick and lesson.get("quick"):
-        print(f"quick run of lesson {path.stem} ({', '.join(lesson['quick'])}): a first look, not the lesson's "
+    if quick_sets:
+        print(f"quick run of lesson {path.stem} ({', '.join(quick_sets)}): a first look, not the lesson's "
               "result", flush=True)
     result, folder = runner(lesson, path, overrides, Path(out) if out else None, **kw)
     if lesson.get("report"):  # `report = "NAME"`, a registered report called with the run (or lesson) folder
         result = {**result, **(lesson_hooks()[1].get(str(lesson["report"]))(Path(folder), result) or {})}
-    ok, line = check_expectation(lesson, result, quick)
-    quick_sets = list(lesson.get("quick", [])) if quick else []
+    ok, line = check_expectation({**lesson, "quick": quick_sets} if quick_sets else lesson, result, quick)
     report = {"lesson": str(path.name), "title": lesson.get("title", ""), "quick": quick, "quick_overrides": quick_sets,
               "expect": lesson.get("quick_expect") if quick_sets else lesson.get("expect"),
               "full_expect": lesson.get("expect"), "anchor": lesson.get("anchor", ""), "met": ok, "line": line}

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..runs.metrics import read_metrics  # noqa: E402
+from .plots import epoch_axis  # noqa: E402
 
 
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
@@ -63,7 +64,7 @@ def compare_runs(folders: list[Path], png: Path, title: str = "") -> list[dict]:
     split_note = ["solid: train"] + (["dashed: validation"] if has_val else [])
     for ax, name in zip(axes, ("loss", primary)):
         note = split_note + (["dotted: test"] if no_val and ax is axes[1] else [])
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.set_ylabel(name)
         ax.set_title(f"{name} ({', '.join(note)})", fontsize=10)
         ax.grid(alpha=0.3)

@@ -131,15 +131,16 @@ def plot_gan_curves(folder: Path, title: str, best_epoch: int | None = None) -> 
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
     from ..runs.metrics import read_metrics
+    from .plots import epoch_axis, grad_norm_panel, save_curves
     rows = read_metrics(folder)
 
     def series(split, key):
         return [(r["epoch"], r[key]) for r in rows if r["split"] == split and r.get(key) is not None]
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    norms = any(r.get("grad_norm_d_mean") is not None for r in rows)   # runs from before it was logged have none
+    fig, axes = plt.subplots(1, 3 + norms, figsize=(5 * (3 + norms), 3.8))
     panels = [("losses", [("train", "loss_d", "D loss", "tab:red"), ("train", "loss_g", "G loss", "tab:blue")], None),
               ("Fréchet distance (lower is better)", [("test", "fid", "generated vs test", "tab:green"),
                                                       ("val", "fid", "generated vs validation", "tab:orange")],
@@ -155,12 +156,12 @@ def plot_gan_curves(folder: Path, title: str, best_epoch: int | None = None) -> 
             ax.axhline(series("test", ref[0])[-1][1], color="black", ls="--", lw=1, label=ref[1])
         if best_epoch:
             ax.axvline(best_epoch, color="gray", lw=0.8, ls="-.", label=f"best (val FID) epoch {best_epoch}")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        epoch_axis(ax)
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    from .plots import save_curves
+    if norms:
+        grad_norm_panel(axes[3], rows, folder, best_epoch, (("d", "D", "tab:red"), ("g", "G", "tab:blue")))
     return save_curves(fig, folder, title)
 
 

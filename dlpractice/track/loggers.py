@@ -80,20 +80,48 @@ def _append(p: Path, header: list[str], rows: list[list]) -> None:
 
 
 class ConsoleLogger(Logger):
-    """One clear line per epoch."""
+    """One line per epoch under a header line: the splits' metrics in columns (short names, see SHORT), the
+    learning rate and the epoch's seconds, so that a run with gradient norms still fits 100 columns."""
+    SHORT = {"accuracy": "acc", "balanced_accuracy": "bal_acc", "grad_norm_mean": "|g|", "grad_norm_max": "|g|max",
+             "grad_norm_d_mean": "D|g|", "grad_norm_d_max": "D|g|max", "grad_norm_g_mean": "G|g|",
+             "grad_norm_g_max": "G|g|max", "inception_score": "IS"}
+    NOTE = "|g|: gradient 2-norm before clipping (mean, largest step)"
 
     def start(self, folder, info, first_epoch):
         resumed = info.get("resumed")
         where = f", resuming from epoch {resumed[0]}, step {resumed[1]}" if resumed else ""
         print(f"{info['model']} ({info['params']:,} params) on {info['dataset']} "
               f"[{info['device']}] → {folder}{where}", flush=True)
+        self.widths = None
+
+    @staticmethod
+    def _value(key: str, v: float) -> str:
+        return f"{v:.4g}" if key.startswith("grad_norm_") else f"{v:.4f}"
 
     def epoch(self, epoch, metrics, lr, seconds, timing=None):
-        parts = [f"epoch {epoch:>3}"]
+        heads, values = ["epoch"], [str(epoch)]
         for split, m in metrics.items():
-            parts.append(split + " " + " ".join(f"{k} {v:.4f}" for k, v in m.items()))
-        parts.append(f"lr {lr:.3g}  {seconds:.1f}s")
-        print(" | ".join(parts), flush=True)
+            for i, (k, v) in enumerate(m.items()):
+                heads.append((f"{split} " if i == 0 else "") + self.SHORT.get(k, k))
+                values.append(self._value(k, v))
+        heads += ["lr", "s"]
+        values += [f"{lr:.3g}", f"{seconds:.1f}"]
+        if getattr(self, "widths", None) is None or len(self.widths) != len(heads):
+            self.widths = [max(len(h), len(v), 6 if i else 5) for i, (h, v) in enumerate(zip(heads, values))]
+            if any("|g|" in h for h in heads):
+                print(f"({self.NOTE})", flush=True)
+            print(self._row(heads, metrics), flush=True)
+        print(self._row(values, metrics), flush=True)
+
+    def _row(self, cells: list[str], metrics: dict) -> str:
+        """The cells right-aligned in their columns, ' | ' between the epoch, each split, and lr with seconds."""
+        cells = [c.rjust(w) for c, w in zip(cells, self.widths)]
+        groups, at = [cells[0]], 1
+        for m in metrics.values():
+            groups.append(" ".join(cells[at:at + len(m)]))
+            at += len(m)
+        groups.append(" ".join(cells[at:]))
+        return " | ".join(groups)
 
 
 def _lazy(module: str, cls: str):

@@ -1,6 +1,7 @@
 """Figures of a run: train / validation / test curves (the seed's way to see overfitting)."""
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
     panels = len(metrics) + norms
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.8), squeeze=False)
     if norms:
-        _grad_norm_panel(axes[0][-1], rows, folder, best_epoch)
+        grad_norm_panel(axes[0][-1], rows, folder, best_epoch)
     for ax, metric in zip(axes[0], metrics):
         for split in SPLIT_COLOUR:
             color, ls = mpl_style(split)
@@ -34,8 +35,7 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
                 ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=split)
         if best_epoch:
             ax.axvline(best_epoch, color="gray", lw=0.8, ls="-.", label=f"best (val) epoch {best_epoch}")
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # whole epochs: no 1.25, 1.5 ticks
+        epoch_axis(ax)
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
@@ -43,25 +43,39 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
     return save_curves(fig, folder, title)
 
 
-def _grad_norm_panel(ax, rows: list[dict], folder: Path, best_epoch: int | None) -> None:
+def epoch_axis(ax) -> None:
+    """An epoch axis ticked at whole epochs only: no 1.25 or 1.5, and no 0.945 … 1.055 around a single epoch
+    (where matplotlib's integer locator gives up). Call it after the lines are drawn."""
+    ax.set_xlabel("epoch")
+    lo, hi = ax.get_xlim()
+    whole = list(range(math.ceil(lo), math.floor(hi) + 1))
+    if len(whole) <= 10:
+        ax.set_xticks(whole)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def grad_norm_panel(ax, rows: list[dict], folder: Path, best_epoch: int | None,
+                    players: tuple = (("", "", SPLIT_COLOUR["train"]),)) -> None:
     """The total gradient norm before clipping per epoch (mean and largest step), where an exploding gradient
-    shows as a spike (lecture 11); train.grad_clip as a line when clipping is on. A linear axis: a log one's
-    tick labels take longer to draw than the rest of the panel."""
-    color = SPLIT_COLOUR["train"]
-    for key, label, ls in (("grad_norm_mean", "mean over the steps", "-"), ("grad_norm_max", "largest step", "--")):
-        pts = [(r["epoch"], r[key]) for r in rows if r["split"] == "train" and r.get(key) is not None]
-        if pts:
-            ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=label)
+    shows as a spike (lecture 11); train.grad_clip as a line when clipping is on. `players` are (key, label,
+    colour): ("", "", blue) reads grad_norm_mean / _max, a GAN's ("d", "D", red) grad_norm_d_mean / _max. A linear
+    axis: a log one's tick labels take longer to draw than the rest of the panel."""
+    for key, who, color in players:
+        for stat, label, ls in (("mean", "mean over the steps", "-"), ("max", "largest step", "--")):
+            name = f"grad_norm_{key}_{stat}" if key else f"grad_norm_{stat}"
+            pts = [(r["epoch"], r[name]) for r in rows if r["split"] == "train" and r.get(name) is not None]
+            if pts:
+                ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=f"{who} {label}".strip())
     try:   # the figure never fails for want of its config (a run folder put together by hand)
         clip = tomllib.loads((Path(folder) / "config.toml").read_text(encoding="utf-8"))["train"]["grad_clip"]
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
         clip = 0
     if isinstance(clip, (int, float)) and clip > 0:
-        ax.axhline(clip, color="tab:red", lw=0.8, ls=":", label=f"train.grad_clip = {clip:g}")
+        ax.axhline(clip, color="black", lw=0.8, ls=":", label=f"train.grad_clip = {clip:g}")
     if best_epoch:
         ax.axvline(best_epoch, color="gray", lw=0.8, ls="-.", label=f"best (val) epoch {best_epoch}")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    epoch_axis(ax)
     ax.set_ylabel("total gradient 2-norm (train)")
     ax.set_title("gradient norm before clipping")
     ax.grid(alpha=0.3)

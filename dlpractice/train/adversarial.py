@@ -21,6 +21,7 @@ from ..track.report import report_at_end
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from .probe import fixed_speed
+from ..track.notice import slow_step
 from .scorer import load_scorer
 from .skeleton import (EpochLoop, build_loggers, clip_grads, grad_norm_metrics, note_grad_norm, progress_state,
                        rank_streams, restore_progress, seed_everything, start_progress, training_loader)
@@ -90,7 +91,8 @@ class GanTrainer(EpochLoop):
         if self.d_spec.task != "generation" or self.d_spec.input != "image":
             raise UserError(f"gan.discriminator '{self.d_spec.name}' is not a discriminator; pick a generation "
                             "model with image input, e.g. dcgan_d (see `dlp models`)")
-        data = load_dataset(cfg.data, self.d_spec.input_size)   # every rank at once: downloads land whole, by rename
+        with slow_step(f"loading {cfg.data.dataset}", quiet=not self.ranks.main):
+            data = load_dataset(cfg.data, self.d_spec.input_size)   # every rank at once: downloads land whole, by rename
         if data.meta["input"] != "image":
             raise UserError(f"a GAN learns images, but data set '{cfg.data.dataset}' holds {data.meta['input']} "
                             "data; use an image data set such as fashion-mnist")
@@ -103,13 +105,15 @@ class GanTrainer(EpochLoop):
         with torch.device("meta"):   # both players' arguments checked (no memory, no weights) before the scorer
             build_model(self.g_spec.name, self.g_args), build_model(self.d_spec.name, self.d_args)
         # The scorer next: training it on first use draws from the global RNG, seeded below for the GAN.
-        with self.ranks.main_first():   # trained into the cache once, by rank 0
-            self.scorer = load_scorer(cfg.gan.scorer_set)
+        with self.ranks.main_first(), slow_step("loading the classifier that scores the samples (FID; trained into "
+                                                 "the cache on first use)", quiet=not self.ranks.main):
+            self.scorer = load_scorer(cfg.gan.scorer_set)   # trained into the cache once, by rank 0
         if self.scorer.meta["dataset"] != data.name:
             raise UserError(f"the score's classifier was trained on {self.scorer.meta['dataset']}, not "
                             f"{data.name}; set gan.scorer_set=['data.dataset=\"{data.name}\"'] to train one for it")
         # rank 0 scores (the others wait for its figures)
-        self.ref = Reference(self.scorer, self.real["test"], self.real["val"]) if self.ranks.main else None
+        with slow_step("scoring the real test and validation images (the FID's reference)", quiet=not self.ranks.main):
+            self.ref = Reference(self.scorer, self.real["test"], self.real["val"]) if self.ranks.main else None
         seed_everything(cfg.train.seed)
         self.g = build_model(self.g_spec.name, self.g_args).to(self.device)
         self.d = build_model(self.d_spec.name, self.d_args).to(self.device)

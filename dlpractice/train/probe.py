@@ -246,12 +246,13 @@ def _compile_worth(found: dict, eager: float, steps: int) -> tuple[str, str]:
 
 
 def speed_line(speed: dict) -> str:
-    """One console line: what was chosen, and from what."""
+    """What was chosen, and from what: one console line, and the compile decision on a second when there is one
+    (the two together would not fit 100 columns)."""
     chosen = _name((speed["precision"], speed["channels_last"]))
     if "step_ms" not in speed:
         return f"speed: {chosen} ({speed['how']})"
     steps = ", ".join(f"{k} {v:.1f}" for k, v in speed["step_ms"].items())
-    compiled = f"; compile {speed['compile']}: {speed['compile_why']}" if speed.get("compile_why") else ""
+    compiled = f"\ncompile: {speed['compile']}, {speed['compile_why']}" if speed.get("compile_why") else ""
     refused = f"; loss off fp32's by > {speed['tolerance']:.0%}: {', '.join(speed['refused'])}" if speed["refused"] else ""
     return f"speed: {chosen} ({speed['how']}; ms per training step: {steps}{refused}){compiled}"
 

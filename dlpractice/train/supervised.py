@@ -19,6 +19,7 @@ from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
+from ..track.notice import slow_step
 from .probe import choose_speed, settings, speed_line
 from .skeleton import (EpochLoop, build_loggers, clip_grads, draw_figures, grad_norm_metrics, note_grad_norm,
                        progress_state, rank_streams, restore_progress, seed_everything, start_progress,
@@ -34,7 +35,8 @@ class Trainer(EpochLoop):
         seed_everything(cfg.train.seed)
         self.spec = MODELS.get(cfg.model.name)
         size = cfg.model.args.get("input_size", self.spec.input_size)
-        self.data = load_dataset(cfg.data, size)   # every rank at once: downloads land whole, by rename
+        with slow_step(f"loading {cfg.data.dataset}", quiet=not self.ranks.main):
+            self.data = load_dataset(cfg.data, size)   # every rank at once: downloads land whole, by rename
         if self.data.task != self.spec.task:
             raise UserError(f"model '{self.spec.name}' is for {self.spec.task} but data set "
                             f"'{cfg.data.dataset}' is {self.data.task}; pick a matching pair "
@@ -79,8 +81,10 @@ class Trainer(EpochLoop):
             b = max(1, self.cfg.data.batch_size // self.ranks.world)
             xb, yb = tr.x[:b].to(self.device), tr.y[:b].to(self.device)
             steps = -(-len(tr) // self.cfg.data.batch_size) * t.epochs
-            speed = choose_speed(self.cfg, self.model, self.spec.name, self.model_args, xb, yb, self.task,
-                                 self.device, steps)
+            with slow_step("timing the model's training step in each layout and precision (train.precision, "
+                           "channels_last = auto)"):
+                speed = choose_speed(self.cfg, self.model, self.spec.name, self.model_args, xb, yb, self.task,
+                                     self.device, steps)
             if speed["how"] in ("probed", "cached"):
                 print(speed_line(speed), flush=True)
         speed = self.ranks.from_main(speed)

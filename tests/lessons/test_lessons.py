@@ -59,7 +59,10 @@ def test_every_lesson_file_is_a_valid_config(lesson):
 
 
 def test_a_quick_run_is_labelled_and_judged_by_its_own_expectation(tmp_path):
-    from dlpractice.lessons import _mark_runs, check_expectation
+    from dlpractice.lessons import _as_run, _mark_runs, check_expectation
+    # the quick settings as the run gets them: a --set of the same key is said with the user's value
+    assert _as_run(["train.epochs=2", "data.limit_train=6000"], ["train.epochs = 3", "optim.lr=0.1"]) == \
+        ["train.epochs = 3", "data.limit_train=6000"]
     lesson = {"expect": {"metric": "test_accuracy", "min": 0.9}, "quick": ["train.epochs=2"]}
     ok, line = check_expectation(lesson, {"test_accuracy": 0.784}, quick=True)
     assert ok is None and "MISSES" not in line

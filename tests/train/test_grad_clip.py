@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from matplotlib.image import imread
 import torch
 
 from dlpractice.cli import main
@@ -70,6 +71,7 @@ def test_metrics_hold_the_grad_norm_and_resume_inside_an_epoch_is_exact(tmp_path
 
 def test_curves_panel_with_and_without_the_columns(tmp_path):
     from dlpractice.track.plots import plot_curves
+    widths = {}
     for name, csv in [("new", "epoch,split,lr,grad_norm_max,grad_norm_mean,loss\n1,train,0.1,3.0,2.0,0.5\n"
                                "1,val,0.1,,,0.6\n2,train,0.1,2.5,1.5,0.4\n2,val,0.1,,,0.5\n"),
                       ("old", "epoch,split,lr,loss\n1,train,0.1,0.5\n1,val,0.1,0.6\n")]:   # a run from before
@@ -77,7 +79,21 @@ def test_curves_panel_with_and_without_the_columns(tmp_path):
         folder.mkdir()
         (folder / "metrics.csv").write_text(csv)
         (folder / "config.toml").write_text("[train]\ngrad_clip = 1.0\n")
-        assert plot_curves(folder, name, 1).is_file()
+        widths[name] = imread(plot_curves(folder, name, 1)).shape[1]
+    assert widths["new"] > 1.8 * widths["old"]   # loss and the gradient norm, against the loss alone
+
+
+def test_gan_curves_have_both_players_gradient_norms(tmp_path):
+    from dlpractice.track.gan_score import plot_gan_curves
+    widths = {}
+    for name, extra in [("new", ("grad_norm_d_max,grad_norm_d_mean,grad_norm_g_max,grad_norm_g_mean,", "4,3,2,1,")),
+                        ("old", ("", ""))]:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "metrics.csv").write_text(f"epoch,split,lr,{extra[0]}loss_d,loss_g,fid\n1,train,0.1,{extra[1]}1.0,"
+                                            f"2.0,\n1,test,0.1,{',' * extra[0].count(',')},,50\n")
+        widths[name] = imread(plot_gan_curves(folder, name, 1)).shape[1]
+    assert widths["new"] > 1.25 * widths["old"]   # a fourth panel beside losses, FID and the score
 
 
 def _gan(clip: float):
@@ -122,3 +138,17 @@ def test_bad_grad_clip_is_one_line_and_exit_2(value, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_one_epoch_is_ticked_at_whole_epochs_only():
+    import matplotlib.pyplot as plt
+    from dlpractice.track.plots import epoch_axis
+    for epochs in ([1], [1, 2, 3], list(range(1, 41))):
+        fig, ax = plt.subplots()
+        ax.plot(epochs, [1.0] * len(epochs), marker="o")
+        epoch_axis(ax)
+        fig.canvas.draw()
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), (epochs, ticks)
+        plt.close(fig)
