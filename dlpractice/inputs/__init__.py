@@ -38,6 +38,7 @@ class InputKind:
     describe: Callable[[dict], dict] = lambda meta: {}
     axes: dict = field(default_factory=lambda: {0: "batch"})
     takes: str = "a CSV with --csv"   # what `dlp predict` takes for this kind, in its error lines
+    noun: Callable[[dict], str] = lambda meta: "inputs"   # what the model reads, in words: "28×28 grey images"
 
     def __call__(self, meta: dict, inputs: list[str]) -> Batch:
         return self.read(meta, inputs)

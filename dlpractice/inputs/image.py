@@ -118,5 +118,11 @@ def body(meta: dict, limits: Limits) -> dict:
                 "file": {"type": "array", "items": image, "minItems": 1, "maxItems": limits.max_items}}}}}
 
 
+def noun(meta: dict) -> str:
+    s, c = int(meta["size"]), int(meta.get("in_channels", 1))
+    return f"{s}×{s} {'grey' if c == 1 else 'colour'} images"
+
+
 TAKES = "image files"
-register_input(InputKind("image", images, example, read_images, HOW, body=body, describe=describe, takes=TAKES))
+register_input(InputKind("image", images, example, read_images, HOW, body=body, describe=describe, takes=TAKES,
+                         noun=noun))

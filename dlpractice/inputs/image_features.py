@@ -9,6 +9,7 @@ from ..data.features import apply_features
 from . import InputKind, register_input
 from .image import HOW, TAKES, body, images, read_images
 from .image import describe as image_describe
+from .image import noun as image_noun
 
 
 def _features(meta: dict, batch: tuple[torch.Tensor, list[str]]) -> tuple[torch.Tensor, list[str]]:
@@ -35,5 +36,9 @@ def example(dims: dict, n: int = 2, generator: torch.Generator | None = None) ->
     return torch.randn(n, int(dims.get("in_features") or 420), generator=generator)
 
 
+def noun(meta: dict) -> str:
+    return f"{image_noun(meta)} (as {int(meta['features']['count']):,} {meta['features']['kind']} features)"
+
+
 register_input(InputKind("image-features", read, example, read_http, HOW, body=body, describe=describe,
-                         takes=TAKES))
+                         takes=TAKES, noun=noun))

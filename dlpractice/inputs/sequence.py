@@ -115,5 +115,10 @@ def interactive(predictor, stdin=None, stdout=None, top: int = 3) -> int:
         n += 1
 
 
+def noun(meta: dict) -> str:
+    longest = (meta.get("text") or {}).get("max_length", 0)
+    return "texts read character by character" + (f" (up to {longest} characters)" if longest else "")
+
+
 register_input(InputKind("sequence", strings, example, read_strings, HOW, body=body, describe=describe,
-                         axes={0: "batch", 1: "length"}, takes="names with --text (or --interactive)"))
+                         axes={0: "batch", 1: "length"}, takes="names with --text (or --interactive)", noun=noun))

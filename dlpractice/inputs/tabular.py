@@ -114,4 +114,9 @@ def example(dims: dict, n: int = 2, generator: torch.Generator | None = None) ->
     return torch.randn(n, int(dims.get("in_features", 8)), generator=generator)
 
 
-register_input(InputKind("tabular", tabular_rows, example, read_rows, HOW, body=body, describe=describe))
+def noun(meta: dict) -> str:
+    n = len(describe(meta)["columns"])
+    return f"table rows of {n} column{'s' if n != 1 else ''}"
+
+
+register_input(InputKind("tabular", tabular_rows, example, read_rows, HOW, body=body, describe=describe, noun=noun))

@@ -52,4 +52,4 @@ def describe(meta: dict) -> dict:
 
 
 register_input(InputKind("tabular-derived", derived_rows, example, read_raw_rows, HOW, body=body,
-                         describe=describe))
+                         describe=describe, noun=lambda meta: "the competition's raw rows (features derived from them)"))

@@ -25,6 +25,9 @@ class Task:
     # The training loop of `train.LOOPS` that runs this task: "supervised" (one model, one loss) or
     # "adversarial" (a GAN's two players and two optimizers).
     loop: str = "supervised"
+    # What a model of this task does, in words for a learner (the serve page's subtitle): {what} is the input
+    # kind's noun, {n} the class count, {first} / {second} a binary task's two classes.
+    says: str = "answers for {what}"
 
     def better(self, new: dict, old: dict | None) -> bool:
         """Is split metrics `new` better than `old`? The primary metric decides; on a tie (common for
@@ -57,10 +60,11 @@ def _class_finish(s):
 
 
 TASKS.add("classification", Task("classification", _ce, _class_stats, _class_finish, "accuracy", True,
-                                  lambda out: out.float().softmax(-1)))
+                                  lambda out: out.float().softmax(-1), says="sorts {what} into {n} classes"))
 # Names → country and other sequence classifiers share the classification metrics.
 TASKS.add("sequence_classification", Task("sequence_classification", _ce, _class_stats, _class_finish,
-                                          "accuracy", True, lambda out: out.float().softmax(-1)))
+                                          "accuracy", True, lambda out: out.float().softmax(-1),
+                                          says="sorts {what} into {n} classes"))
 
 
 def _bce(out, y, smoothing):
@@ -100,7 +104,7 @@ def _binary_full(out, y):
 
 TASKS.add("binary", Task("binary", _bce, _binary_stats, _class_finish, "accuracy", True,
                          lambda out: torch.cat([1 - out.float().sigmoid(), out.float().sigmoid()], -1),
-                         full_metrics=_binary_full))
+                         full_metrics=_binary_full, says="tells {second} from {first} for {what}"))
 
 
 def _mse(out, y, smoothing):
@@ -115,7 +119,8 @@ def _reg_finish(s):
     return {"loss": s["loss"] / s["n"], "mse": s["loss"] / s["n"], "mae": s["abs_err"] / s["n"]}
 
 
-TASKS.add("regression", Task("regression", _mse, _reg_stats, _reg_finish, "mse", False))
+TASKS.add("regression", Task("regression", _mse, _reg_stats, _reg_finish, "mse", False,
+                             says="predicts a number from {what}"))
 
 
 def _no_supervised_loss(*args):
@@ -124,7 +129,7 @@ def _no_supervised_loss(*args):
 
 # A GAN: the generator's images are scored (FID on validation images picks the best epoch); it predicts nothing.
 TASKS.add("generation", Task("generation", _no_supervised_loss, _no_supervised_loss, _no_supervised_loss, "fid",
-                              False, loop="adversarial"))
+                              False, loop="adversarial", says="draws new images like its training set's"))
 
 
 def batch_sums(task: Task, out: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> dict:

@@ -48,6 +48,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import UserError
 from ..inputs import INPUT_KINDS
 from ..inputs.http import HTTPError, Limits, Payload
+from ..runs.tasks import TASKS
 from .batching import MicroBatcher
 from .export import served_model
 from .preparing import Workers, body_payload, read
@@ -122,7 +123,17 @@ def model_info(pred, limits: Limits) -> dict:
             "versions": {**(ck_summary.get("versions") or {}), "torch_serving": torch.__version__},
             "limits": vars(limits)}
     info.update(kind.describe(meta))
+    info["says"] = in_words(meta, kind)
     return info
+
+
+def in_words(meta: dict, kind) -> str:
+    """What the served model does, for a learner: "sorts 28×28 grey images into 10 classes" (the task's `says`
+    with the input kind's noun), never the internal ids."""
+    classes = meta.get("classes") or []
+    return TASKS.get(meta["task"]).says.format(what=kind.noun(meta), n=len(classes),
+                                               first=classes[0] if classes else "no",
+                                               second=classes[-1] if len(classes) > 1 else "yes")
 
 
 class ServeApp(FastAPI):

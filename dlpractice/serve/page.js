@@ -295,7 +295,7 @@ async function main() {
     $("title").textContent = `${info.model} · ${info.dataset}`;
     const pm = info.primary_metric;
     $("subtitle").textContent =
-      `${info.task} on ${info.input} input` +
+      `${info.says || info.task}` +
       (pm && pm.value != null ? ` · test ${pm.name} ${Number(pm.value).toFixed(4)}` : "") +
       ` · POST /predict takes ${info.how}`;
     (SETUP[info.input] || (() => showError(`no page for input kind ${info.input}; use POST /predict`)))(info);

@@ -83,6 +83,7 @@ def test_draw_on_the_canvas_and_read_the_answer(browser, fashion_run, capsys, tm
         page.mouse.up()
     page.wait_for_timeout(50)
     page.evaluate("window.dlp.lastResult = null")
+    assert page.inner_text("#subtitle").startswith("sorts 28×28 grey images into 10 classes · test accuracy ")
     page.click("#predict")
     shown = _answer(page)
     assert len(shown) == 10 and abs(sum(p for _, p in shown) - 1) < 1e-4   # all 10 classes, as bars
@@ -125,6 +126,11 @@ def test_type_names_and_read_the_answer(browser, tmp_path_factory):
     want = httpx.post(f"{url}/predict?top=10", json=["Nakamura", "Müller"], timeout=120).json()
     assert_same_answer(shown, [(c["class"], c["probability"]) for c in want[0]["top"]])
     assert page.locator(".result").count() == 2 and page.inner_text(".result:nth-child(2) h3") == "Müller"
+    # the subtitle speaks to a learner: what the model does, not the task's and input kind's internal ids
+    sub = page.inner_text("#subtitle")
+    classes = len(httpx.get(f"{url}/model", timeout=120).json()["classes"])
+    assert sub.startswith("sorts texts read character by character") and f"into {classes} classes · test accuracy" in sub
+    assert "sequence_classification" not in sub and "sequence input" not in sub, sub
     _local_only(seen, url)
     page.screenshot(path=str(ARTIFACTS / "serve-names.png"))
     page.close()

@@ -253,12 +253,28 @@ def test_micro_batcher_groups_waiting_requests():
 
 
 # -- what the server says about itself ---------------------------------------------------------------------------
+@pytest.mark.parametrize("meta, says", [
+    ({"task": "binary", "input": "tabular", "classes": ["died", "survived"],
+      "tabular": {"numeric": [{"name": "age"}], "categorical": [{"name": "sex", "categories": ["f", "m"]}]}},
+     "tells survived from died for table rows of 2 columns"),
+    ({"task": "regression", "input": "tabular", "tabular": {"numeric": [{"name": "x"}]}},
+     "predicts a number from table rows of 1 column"),
+    ({"task": "classification", "input": "image-features", "classes": list("abc"), "size": 28,
+      "features": {"kind": "fft", "count": 420}}, "sorts 28×28 grey images (as 420 fft features) into 3 classes"),
+])
+def test_the_model_is_said_in_words(meta, says):
+    from dlpractice.inputs import INPUT_KINDS
+    from dlpractice.serve.http import in_words
+    assert in_words(meta, INPUT_KINDS.get(meta["input"])) == says
+
+
 def test_model_health_page_and_openapi(fashion_run, client):
     url = served(fashion_run)
     summary = json.loads((Path(fashion_run) / "summary.json").read_text())
     info = client.get(f"{url}/model").json()
     assert info["task"] == "classification" and info["input"] == "image" and info["input_shape"] == [1, 28, 28]
     assert info["classes"][0] == "T-shirt/top" and len(info["classes"]) == 10
+    assert info["says"] == "sorts 28×28 grey images into 10 classes"
     assert info["metrics"]["test_accuracy"] == pytest.approx(summary["test_accuracy"])
     assert info["versions"]["torch"] == torch.__version__ and info["parameters"] > 1000
     health = client.get(f"{url}/health").json()
