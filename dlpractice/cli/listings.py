@@ -34,12 +34,23 @@ def _wrap(text: str, room: int) -> list[str]:
     return lines + [line]
 
 
+PROSE = {"description", "runs", "zh", "en", "source"}   # the columns that may wrap: names and numbers never do
+
+
+def _cell(v) -> str:
+    """A table cell: whole numbers with thousands separators, nothing known as "–"."""
+    if v is None:
+        return "–"
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
 def _print_table(rows: list[dict], cols: list[str]) -> None:
     """Columns padded by their display width (wide characters count two); while the table is wider than
-    WIDTH, its widest column narrows (not below its header or 12), its cells wrapping onto more lines."""
-    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    WIDTH, its widest prose column (PROSE) narrows (not below its header or 12), its cells wrapping onto more
+    lines; a name, a run folder or a number is never broken, so it can be copied from the table."""
+    cells = [[_cell(r.get(c, "")) for c in cols] for r in rows]
     widths = [max([_width(c)] + [_width(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    floor = [max(_width(c), 12) for c in cols]
+    floor = [max(_width(c), 12) if c in PROSE else widths[i] for i, c in enumerate(cols)]
     while sum(widths) + 2 * (len(cols) - 1) > WIDTH:
         i = max(range(len(cols)), key=lambda k: widths[k] - floor[k])
         if widths[i] <= floor[i]:

@@ -44,6 +44,12 @@ def test_listings_json():
     en_column = {line.index("Overview") for line in table if "Overview" in line}
     ten = next(line for line in table if line.startswith("10 "))
     assert wcswidth(ten[:ten.index("Basic CNN")]) == wcswidth(table[1][:min(en_column)])   # aligned on screen
+    # a model's name and its counts are never broken across lines: they can be copied from the table
+    models_table = dlp("models", check=True).stdout.splitlines()
+    assert max(wcswidth(line) for line in models_table) <= 100
+    row = next(line for line in models_table if line.startswith("lenet5 "))
+    assert "61,706" in row.split() and any(line.startswith("course_cnn ") and " – " in line for line in models_table)
+    assert {line.split()[0] for line in models_table[1:] if not line.startswith(" ")} == names
 
 
 def test_train_runs_and_lists(tmp_path):
