@@ -68,7 +68,7 @@ def cmd_serve(args) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     info = app.state.info
-    print(f"serving {args.run} ({info['model']}, {info['task']} on {info['dataset']}) at http://{shown}:{port}/ "
+    print(f"serving {args.run} ({info['model']} on {info['dataset']}: {info['says']}) at http://{shown}:{port}/ "
           "— POST /predict, GET /model, GET /health; Ctrl-C stops", flush=True)
     from ..serve.wire import http_protocol
     # loop "auto": uvloop when it is installed (the `serve` extra), asyncio's own loop otherwise

@@ -107,7 +107,7 @@ class ConsoleLogger(Logger):
         heads += ["lr", "s"]
         values += [f"{lr:.3g}", f"{seconds:.1f}"]
         if getattr(self, "widths", None) is None or len(self.widths) != len(heads):
-            self.widths = [max(len(h), len(v), 6 if i else 5) for i, (h, v) in enumerate(zip(heads, values))]
+            self.widths = [max(len(h), len(v), 7 if i else 5) for i, (h, v) in enumerate(zip(heads, values))]
             if any("|g|" in h for h in heads):
                 print(f"({self.NOTE})", flush=True)
             print(self._row(heads, metrics), flush=True)
