@@ -104,10 +104,15 @@ OTTO_FEATURES = [f"feat_{i}" for i in range(1, 94)]
 COUNT_TRANSFORMS = {"log1p": np.log1p, "sqrt": np.sqrt, "none": lambda v: v}
 
 
-def otto_fit(train: Table, transform: str = "log1p") -> dict:
+def otto_fit(train: Table, transform: str = "log1p", tfidf: bool = False) -> dict:
     if transform not in COUNT_TRANSFORMS:
         raise UserError(f"data.options.transform must be one of {', '.join(COUNT_TRANSFORMS)}; got {transform!r}")
-    return {"transform": transform}
+    state: dict = {"transform": transform}
+    if tfidf:   # document frequency of each count over the training rows (scikit-learn's smoothed idf)
+        _need(train, OTTO_FEATURES, "Otto")
+        df = np.array([(floats(train, c) > 0).sum() for c in OTTO_FEATURES], dtype=np.float64)
+        state["idf"] = (np.log((1 + len(train)) / (1 + df)) + 1).tolist()
+    return state
 
 
 def otto_names(transform: str) -> list[str]:
@@ -116,15 +121,23 @@ def otto_names(transform: str) -> list[str]:
 
 
 def otto_transform(table: Table, state: dict) -> Table:
-    """93 product-event counts → log1p (or sqrt) of each count."""
+    """93 product-event counts → log1p (or sqrt) of each count; with an idf in `state`, 93 more: the row's
+    tf-idf profile, counts × idf scaled to unit length per row (which events dominate this product, whatever
+    its total; a row without counts is all zeros)."""
     _need(table, OTTO_FEATURES, "Otto")
     f = COUNT_TRANSFORMS[state["transform"]]
     cols: dict[str, np.ndarray] = {}
+    counts = []
     for raw, name in zip(OTTO_FEATURES, otto_names(state["transform"])):
         v = floats(table, raw)
         if np.nanmin(v, initial=0.0) < 0:
             raise UserError(f"Otto column '{raw}' holds a negative count at {table.where(int(np.nanargmin(v)))}")
         cols[name] = f(v)
+        counts.append(v)
+    if "idf" in state:
+        weighted = np.nan_to_num(np.stack(counts, 1)) * np.asarray(state["idf"])
+        weighted /= np.maximum(np.linalg.norm(weighted, axis=1, keepdims=True), 1e-12)
+        cols.update({f"tfidf({c})": weighted[:, i] for i, c in enumerate(OTTO_FEATURES)})
     for keep in ("id", "target"):
         if keep in table.data:
             cols[keep] = table.data[keep]
@@ -183,15 +196,17 @@ def derived_bundle(name: str, raw: Table, target: str, id_col: str, derive: str,
 
 @register_dataset("otto", "classification", "tabular",
                   "Kaggle Otto Group product classification (lecture 9): 61,878 products × 93 counts → 9 classes; "
-                  "log1p (or sqrt: data.options.transform) counts; stratified 20% test split, folds/fold, or full",
+                  "log1p (or sqrt: data.options.transform) counts, and their tf-idf row profile with "
+                  "data.options.tfidf = true; stratified 20% test split, folds/fold, or full",
                   "kaggle competitions download -c otto-group-product-classification-challenge → <data-dir>/otto")
 def load_otto(cfg: DataConfig) -> DataBundle:
     opts = dict(cfg.options)
-    check_options(opts, KAGGLE_OPTIONS | {"transform"}, "otto")
+    check_options(opts, KAGGLE_OPTIONS | {"transform", "tfidf"}, "otto")
     train = _read_cached(competition_file("otto", "train"))
     _need(train, ["id", "target"], "Otto train")
-    return derived_bundle("otto", train, "target", "id", "otto", {"transform": opts.pop("transform", "log1p")},
-                          opts, cfg, task="classification")
+    fit_kw = {"transform": opts.pop("transform", "log1p"), "tfidf": bool_option(opts, "tfidf", False)}
+    opts.pop("tfidf", None)
+    return derived_bundle("otto", train, "target", "id", "otto", fit_kw, opts, cfg, task="classification")
 
 
 # -- prediction input: the competition's raw CSV → the same features ------------------------------------

@@ -137,19 +137,44 @@ def check_image(num_classes, in_channels, input_size=None, smallest: int = 1, la
 
 def build_model(name: str, args: dict) -> nn.Module:
     """The registered model `name` built with `args`; `flip_average` wraps it in FlipAverage, `members` = N ≥ 2
-    makes an ensemble of N copies."""
+    makes an ensemble of N copies, and `members` = a list of tables an ensemble of one member per table, each
+    built with `args` updated by its table (e.g. [{hidden = [1024, 512]}, {hidden = [1024, 512, 256]}])."""
     spec = MODELS.get(name)
     args = dict(args)
     members, flip = args.pop("members", 1), args.pop("flip_average", False)
-    check_count("model.args.members", members, 1, "copies to train and average", most=MAX_MEMBERS)
+    shapes = member_args(spec, members, args)
     check_flag("model.args.flip_average", flip)
     try:
-        built = [spec.build(**args) for _ in range(members)]
+        built = [spec.build(**a) for a in shapes]
     except TypeError as e:
         raise UserError(f"model '{name}' cannot be built with arguments {args}: {e}") from None
     if flip:
         built = [FlipAverage(m) for m in built]
-    return built[0] if members == 1 else Ensemble(built)
+    return built[0] if len(built) == 1 else Ensemble(built)
+
+
+def member_args(spec: ModelSpec, members, args: dict) -> list[dict]:
+    """The builder arguments of each ensemble member: `members` copies of `args`, or `args` updated by each
+    table of the list `members`; a UserError names a bad count, a non-table entry or an unknown argument."""
+    if not isinstance(members, (list, tuple)):
+        check_count("model.args.members", members, 1, "copies to train and average, or a list of tables",
+                    most=MAX_MEMBERS)
+        return [args] * members
+    if not 2 <= len(members) <= MAX_MEMBERS:
+        raise UserError(f"model.args.members as a list needs 2 to {MAX_MEMBERS} tables (one per member), "
+                        f"got {len(members)}")
+    own = set(inspect.signature(spec.build).parameters)
+    shapes = []
+    for i, m in enumerate(members):
+        if not isinstance(m, dict):
+            raise UserError(f"model.args.members[{i}] must be a table of {spec.name}'s arguments, e.g. "
+                            f"{{hidden = [1024, 512]}}; got {m!r}")
+        bad = sorted(set(m) - own)
+        if bad:
+            raise UserError(f"model.args.members[{i}] names {', '.join(bad)}, not an argument of {spec.name}; "
+                            f"it accepts: {', '.join(sorted(own))}")
+        shapes.append({**args, **m})
+    return shapes
 
 
 def count_params(model: nn.Module) -> int:

@@ -4,7 +4,9 @@ averaging (`model.args.flip_average`), both averaging class probabilities in eva
 An ensemble of independently initialised copies of one classifier, trained side by side in the one loop.
 
 `model.args.members = N` (N ≥ 2) on any classifier builds N copies (each drawn from the seeded RNG in
-turn, so each starts elsewhere and sees its own dropout) behind one module:
+turn, so each starts elsewhere and sees its own dropout) behind one module; `members` = a list of tables
+builds one member per table, each with the model's arguments updated by its table (members of different
+widths and depths disagree more than copies do, which is what averaging feeds on):
 - training mode: the members' logits stacked, (members, B, classes); the task's loss is then the mean of
   the members' own losses, so each member learns as if alone (no member fits the others' errors);
 - eval mode: log of the members' mean class probabilities, (B, classes) — valid logits whose softmax is

@@ -57,6 +57,30 @@ def test_bad_member_counts_are_refused(bad):
         build_model("lenet_bn", {"num_classes": 10, "members": bad})
 
 
+def test_members_of_different_shapes():
+    """`members` as a list of tables: one member per table, each the model's arguments updated by it."""
+    m = build_model("tabular_classifier", {"in_features": 93, "num_classes": 9, "hidden": [64], "dropout": 0.2,
+                                           "members": [{}, {"hidden": [32, 16]}, {"dropout": 0.0}]})
+    assert isinstance(m, Ensemble) and len(m.members) == 3
+    widths = [[x.out_features for x in member if isinstance(x, torch.nn.Linear)] for member in m.members]
+    assert widths == [[64, 9], [32, 16, 9], [64, 9]]
+    drops = [[x.p for x in member if isinstance(x, torch.nn.Dropout)] for member in m.members]
+    assert drops == [[0.2], [0.2, 0.2], []]
+    m.eval()
+    assert m(torch.randn(5, 93)).shape == (5, 9)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([{"hidden": [8]}], "needs 2 to 64 tables"),
+    ([{"hidden": [8]}, 3], r"members\[1\] must be a table of tabular_classifier's arguments"),
+    ([{}, {"width": 2}], r"members\[1\] names width, not an argument of tabular_classifier"),
+    ([{}, {"hidden": [-1]}], r"hidden\[0\] must be a whole number ≥ 1"),
+])
+def test_bad_member_tables_are_refused(bad, message):
+    with pytest.raises(UserError, match=message):
+        build_model("tabular_classifier", {"in_features": 4, "num_classes": 3, "members": bad})
+
+
 def test_members_is_only_for_classifiers():
     spec = MODELS.get("linear")
     with pytest.raises(UserError, match="no argument.*members"):
