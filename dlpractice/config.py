@@ -106,6 +106,8 @@ class TrainConfig:
     label_smoothing: float = _f(0.0, "cross-entropy label smoothing", min=0.0, max=1.0, open_max=True)
     early_stopping: int = _f(0, "stop after this many epochs without a better validation metric (0: off)", min=0,
                              max=MAX_EPOCHS)
+    choose_by: str = _f("primary", "what picks the best epoch on validation: the task's primary metric (accuracy"
+                        " for classifiers, ties by loss) or the loss (a log-loss score)", choices=("primary", "loss"))
     precision: str = _f("fp32", "fp32, or bf16 autocast (CPUs with AVX512-BF16 or AMX, and GPUs); auto: the faster "
                         "on a timed probe of this model, if its loss agrees with fp32's (train/probe.py)",
                         choices=("fp32", "bf16"), or_auto=True)

@@ -42,7 +42,8 @@ class Trainer(EpochLoop):
                             f"'{cfg.data.dataset}' is {self.data.task}; pick a matching pair "
                             "(see `dlp models` and `dlp datasets`)")
         self.task = TASKS.get(self.spec.task)
-        self.meta, self.chooses_on = self.data.meta, self.task.primary
+        self.meta = self.data.meta
+        self.chooses_on = "loss" if cfg.train.choose_by == "loss" else self.task.primary
         self.model_args = self.spec.resolve_args(self.data.meta, cfg.model.args)
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         tr = self.data.splits["train"]
@@ -193,9 +194,11 @@ class Trainer(EpochLoop):
                 metrics[split] = evaluate(self.eval_model, self.task, s.x, s.y, cfg, self.device, self.ranks)
                 self.eval_seconds[split] = time.perf_counter() - t0
         chooser = metrics.get("val", train_m)
-        return metrics, chooser, chooser[self.task.primary]
+        return metrics, chooser, chooser[self.chooses_on]
 
     def better(self, chooser: dict) -> bool:
+        if self.chooses_on == "loss":
+            return self.best_value is None or chooser["loss"] < self.best_value["loss"]
         return self.task.better(chooser, self.best_value)
 
     def lr(self) -> float:
@@ -217,7 +220,7 @@ class Trainer(EpochLoop):
         primary = self.task.primary
         summary = {"task": self.spec.task, "model": self.spec.name, "dataset": self.data.name,
                    "params": count_params(self.model), "epochs": self.epoch - 1, "best_epoch": self.best_epoch,
-                   "chosen_by": "val" if len(self.data.splits["val"]) else "train",
+                   "chosen_by": "val" if len(self.data.splits["val"]) else "train", "chosen_on": self.chooses_on,
                    "best_val": self.best_value, "metrics": metrics,
                    "primary_metric": {"name": primary, "value": metrics.get(primary)},
                    "wall_seconds": round(wall, 3),

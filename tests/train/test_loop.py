@@ -50,6 +50,22 @@ def test_best_epoch_is_chosen_by_validation_only(tmp_path):
     assert s["primary_metric"]["name"] == "accuracy"
 
 
+def test_choose_by_loss_picks_the_epoch_of_lowest_validation_loss(tmp_path):
+    """train.choose_by = "loss": the validation loss, not accuracy, picks the checkpoint (for a log-loss score)."""
+    sets = ["data.dataset=digits", "model.name=softmax", "train.epochs=15", "optim.lr=5.0", "log.loggers=['csv']",
+            "data.val_fraction=0.3", "train.channels_last=false", "train.precision=fp32"]
+    for choose, pick in (("primary", lambda v: max(v, key=lambda e: (v[e][0], -v[e][1]))),
+                         ("loss", lambda v: min(v, key=lambda e: v[e][1]))):
+        run = train(load_config(overrides=[*sets, f"train.choose_by={choose}"]), out=tmp_path / choose)
+        val = _rows(run.folder, "val", "accuracy")
+        assert run.summary["best_epoch"] == pick(val), (choose, val)
+        assert run.summary["chosen_on"] == ("loss" if choose == "loss" else "accuracy")
+    from dlpractice.train.supervised import Trainer
+    t = Trainer.__new__(Trainer)   # the rule alone: higher accuracy but higher loss
+    t.chooses_on, t.best_value = "loss", {"accuracy": 0.90, "loss": 0.30}
+    assert not t.better({"accuracy": 0.95, "loss": 0.35}) and t.better({"accuracy": 0.85, "loss": 0.25})
+
+
 def test_early_stopping(tmp_path):
     cfg = load_config(overrides=["data.dataset=digits", "model.name=softmax", "train.epochs=30",
                                  "train.early_stopping=2", "optim.lr=0.5", "log.loggers=['csv']"])
