@@ -4,7 +4,9 @@ Before the first epoch, forward + backward of the run's own model (a copy: the r
 random streams are untouched) on its first training batch, in each candidate — fp32 or bf16 autocast (bf16
 only where the CPU or GPU computes it natively) × NCHW or NHWC (4-D inputs only) — interleaved over a few
 rounds; the median step time of each. The fastest candidate is kept if it is at least `MARGIN` faster than
-fp32 NCHW (closer is timing noise) and its loss on that batch is within `TOLERANCE` of fp32's. The answer
+fp32 NCHW (closer is timing noise) and its loss on that batch is within `TOLERANCE` of fp32's; bf16 only
+where fp32's step takes `BF16_MIN_MS` or more (a busy machine once timed a 2-parameter regression's bf16 step
+faster, and its fit ended 0.03 off). The answer
 is cached per (model and args, batch shape, threads, device model, torch version) in the user cache, so the
 probe runs once per machine; the run's config then holds plain values, so a resumed run keeps them.
 
@@ -30,6 +32,8 @@ from ..data.paths import cache_dir
 
 TOLERANCE = 0.02      # relative difference of a candidate's loss from fp32's on the probe batch still "the same"
 MARGIN = 0.05         # a candidate must be this much faster than fp32 NCHW to be chosen
+BF16_MIN_MS = 2.0     # bf16 only where fp32's step takes this long: a shorter one is Python and kernel launches,
+                      # which bf16 cannot speed up, and a timing disturbed by other jobs must not cost precision
 ROUNDS = 3            # interleaved timing rounds; each candidate's time is its median
 MIN_TIMED_S = 0.03    # each round times enough steps to take at least this long
 COMPILE_WORTH_S = 300.0   # a run shorter than this (probed) is not compiled under compile = auto
@@ -124,7 +128,7 @@ class _Candidate:
 
 
 def _cache_key(model_name: str, model_args: dict, xb, device, cand) -> str:
-    return json.dumps([model_name, model_args, list(xb.shape), str(xb.dtype), torch.get_num_threads(),
+    return json.dumps([model_name, model_args, list(xb.shape), str(xb.dtype), torch.get_num_threads(), BF16_MIN_MS,
                        device_model(device), str(torch.__version__), [list(c) for c in cand]], sort_keys=True, default=str)
 
 
@@ -174,7 +178,9 @@ def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: 
                 r.times.append(r.timed(steps))
     times = [statistics.median(r.times) for r in runs]
     agree = [i == 0 or abs(l - ref) <= TOLERANCE * max(1.0, abs(ref)) for i, l in enumerate(losses)]
-    best = min((i for i in range(len(runs)) if agree[i]), key=lambda i: times[i])
+    small = times[0] * 1000 < BF16_MIN_MS
+    best = min((i for i in range(len(runs)) if agree[i] and not (small and cand[i][0] == "bf16")),
+               key=lambda i: times[i])
     if times[best] > (1 - MARGIN) * times[0]:
         best = 0
     entry = {"precision": cand[best][0], "channels_last": cand[best][1],
@@ -183,6 +189,7 @@ def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: 
              "refused": [_name(c) for c, ok in zip(cand, agree) if not ok],
              "batch": list(xb.shape), "device": device_model(device), "torch": str(torch.__version__),
              "threads": torch.get_num_threads(), "tolerance": TOLERANCE, "margin": MARGIN,
+             **({"bf16_skipped": f"fp32's step is under {BF16_MIN_MS:g} ms"} if small else {}),
              "probe_seconds": round(time.perf_counter() - t0, 2)}
     _write_cache(key, entry)
     return {**entry, "how": "probed"}

@@ -98,6 +98,23 @@ def test_a_candidate_whose_loss_disagrees_with_fp32_is_refused(monkeypatch, tmp_
     assert found["loss"]["bf16 NCHW"] != found["loss"]["fp32 NCHW"]
 
 
+def test_bf16_is_never_chosen_for_a_step_too_small_to_gain(monkeypatch, tmp_path):
+    """A 2-parameter regression's step is overhead; however its timing comes out on a busy machine, bf16 (whose
+    3 significant digits kept lecture 5's fit 0.03 off y = 8) is not chosen for it."""
+    monkeypatch.setenv("DLP_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    model = build_model("linear", {"in_features": 1, "out_features": 1})
+    x, y = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[2.0], [4.0], [6.0]])
+    monkeypatch.setattr(probe, "TOLERANCE", 10.0)  # whatever its loss, and timed as a busy machine may time it:
+    monkeypatch.setattr(probe._Candidate, "timed", lambda self, steps: 1e-4 if self.precision == "bf16" else 2e-4)
+    found = probe.probe(model, "linear", {}, x, y, TASKS.get("regression"), torch.device("cpu"),
+                        [("fp32", False), ("bf16", False)])
+    assert found["precision"] == "fp32" and "bf16_skipped" in found, found
+    monkeypatch.setattr(probe, "BF16_MIN_MS", 0.0)  # the same probe without the rule takes the "faster" bf16
+    assert probe.probe(model, "linear", {}, x, y, TASKS.get("regression"), torch.device("cpu"),
+                       [("fp32", False), ("bf16", False)])["precision"] == "bf16"
+
+
 def test_auto_is_a_value_only_where_a_setting_takes_it():
     from dlpractice.errors import UserError
     assert load_config(overrides=["train.channels_last=auto"]).train.channels_last == "auto"
