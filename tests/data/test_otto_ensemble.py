@@ -1,36 +1,40 @@
 """`dlp lesson otto_ensemble`: an ensemble whose members differ in shape (`model.args.members` as a list of
 tables), trained by the one loop, rebuilt from its run folder alone and evaluated to the same log-loss; and
 its inputs' tf-idf row profile (`data.options.tfidf`)."""
-import json
-import math
+import tomllib
 
 import numpy as np
 import pytest
 import torch
 
 import dlpractice.data.kaggle as kaggle
-from dlpractice.config import DataConfig
+from dlpractice.cli import main
+from dlpractice.config import DataConfig, load_config
 from dlpractice.data import load_dataset
 from dlpractice.data.table import floats
 from dlpractice.errors import UserError
-from dlpractice.lessons import run_lesson
+from dlpractice.lessons import lesson_path
 from dlpractice.runs.folder import load_run
+from dlpractice.train.loop import train
 
-from conftest import dlp, require_data
+from conftest import require_data
 
 
-def test_otto_ensemble_of_two_shapes_quick(tmp_path):
+def test_otto_ensemble_of_two_shapes_quick(tmp_path, capsys):
+    """The lesson's recipe with its quick settings (two members of different depth), trained by the loop
+    (the report's 144,368-row submission is tested with `dlp lesson otto`)."""
     require_data(lambda: kaggle.competition_dir("otto"))
-    result, run, ok = run_lesson("otto_ensemble", ["train.threads=1"], out=tmp_path / "ens", quick=True)
-    model = load_run(run).model()
+    path = lesson_path("otto_ensemble")
+    quick = tomllib.loads(path.read_text())["lesson"]["quick"]
+    run = train(load_config(path, [*quick, "train.threads=1", "log.progress=false"]), out=tmp_path / "ens")
+    model = load_run(run.folder).model()
     depths = [sum(isinstance(x, torch.nn.Linear) for x in m) for m in model.members]
     assert len(depths) == 2 and depths[0] != depths[1], depths
-    summary = json.loads((run / "summary.json").read_text())
-    assert math.isclose(result["test_log_loss"], summary["metrics"]["loss"])
-    assert result["test_log_loss"] < 1.2
-    p = dlp("evaluate", str(run), timeout=300)
-    assert p.returncode == 0, p.stderr
-    assert f"loss {result['test_log_loss']:.4f}" in p.stdout, p.stdout
+    loss = run.summary["metrics"]["loss"]
+    assert run.summary["chosen_on"] == "loss" and loss < 1.2
+    capsys.readouterr()
+    assert main(["evaluate", str(run.folder)]) == 0       # rebuilt from the run folder alone
+    assert f"loss {loss:.4f}" in capsys.readouterr().out
 
 
 def test_tfidf_profile_equals_scikit_learns():
