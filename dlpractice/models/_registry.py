@@ -163,12 +163,12 @@ def member_args(spec: ModelSpec, members, args: dict) -> list[dict]:
     if not 2 <= len(members) <= MAX_MEMBERS:
         raise UserError(f"model.args.members as a list needs 2 to {MAX_MEMBERS} tables (one per member), "
                         f"got {len(members)}")
-    own = set(inspect.signature(spec.build).parameters)
+    own = spec.accepts() - {"members", "flip_average"}   # a member is one network, not another wrapper
     shapes = []
     for i, m in enumerate(members):
         if not isinstance(m, dict):
-            raise UserError(f"model.args.members[{i}] must be a table of {spec.name}'s arguments, e.g. "
-                            f"{{hidden = [1024, 512]}}; got {m!r}")
+            raise UserError(f"model.args.members[{i}] must be a table of {spec.name}'s arguments "
+                            f"({', '.join(sorted(own))}), or {{}} for a copy; got {m!r}")
         bad = sorted(set(m) - own)
         if bad:
             raise UserError(f"model.args.members[{i}] names {', '.join(bad)}, not an argument of {spec.name}; "

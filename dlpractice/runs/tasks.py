@@ -29,14 +29,15 @@ class Task:
     # kind's noun, {n} the class count, {first} / {second} a binary task's two classes.
     says: str = "answers for {what}"
 
-    def better(self, new: dict, old: dict | None) -> bool:
-        """Is split metrics `new` better than `old`? The primary metric decides; on a tie (common for
-        accuracy on small validation splits) the lower loss wins."""
+    def better(self, new: dict, old: dict | None, on: str | None = None) -> bool:
+        """Is split metrics `new` better than `old`? Metric `on` decides (default the primary; the loss is
+        lower-better); on a tie (common for accuracy on small validation splits) the lower loss wins."""
         if old is None:
             return True
-        a, b = new[self.primary], old[self.primary]
+        on = on or self.primary
+        a, b = new[on], old[on]
         if a != b:
-            return a > b if self.higher_is_better else a < b
+            return a > b if on == self.primary and self.higher_is_better else a < b
         return new["loss"] < old["loss"]
 
 

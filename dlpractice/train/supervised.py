@@ -197,9 +197,7 @@ class Trainer(EpochLoop):
         return metrics, chooser, chooser[self.chooses_on]
 
     def better(self, chooser: dict) -> bool:
-        if self.chooses_on == "loss":
-            return self.best_value is None or chooser["loss"] < self.best_value["loss"]
-        return self.task.better(chooser, self.best_value)
+        return self.task.better(chooser, self.best_value, self.chooses_on)
 
     def lr(self) -> float:
         return self.opt.param_groups[0]["lr"]

@@ -8,6 +8,7 @@ from dlpractice.config import ScheduleConfig, load_config
 from dlpractice.data import DataBundle, Split, register_dataset
 from dlpractice.data.registry import DATASETS
 from dlpractice.errors import UserError
+from dlpractice.runs.tasks import TASKS
 from dlpractice.train.loop import train
 from dlpractice.train.optim import build_schedule
 
@@ -62,7 +63,7 @@ def test_choose_by_loss_picks_the_epoch_of_lowest_validation_loss(tmp_path):
         assert run.summary["chosen_on"] == ("loss" if choose == "loss" else "accuracy")
     from dlpractice.train.supervised import Trainer
     t = Trainer.__new__(Trainer)   # the rule alone: higher accuracy but higher loss
-    t.chooses_on, t.best_value = "loss", {"accuracy": 0.90, "loss": 0.30}
+    t.task, t.chooses_on, t.best_value = TASKS.get("classification"), "loss", {"accuracy": 0.90, "loss": 0.30}
     assert not t.better({"accuracy": 0.95, "loss": 0.35}) and t.better({"accuracy": 0.85, "loss": 0.25})
 
 
