@@ -11,10 +11,14 @@ the scratch engine (lectures 1–4) works without torch.
 import importlib
 import os
 
-# OpenMP threads that wait for work sleep instead of spinning: on a machine whose cores other jobs use, a
-# spinning pool takes turns with them and a run collapses (docs/BENCHMARKS.md, "A busy machine"). It must be
-# set before torch loads OpenMP, so here; a value the user set wins.
+# OpenMP threads that wait for work sleep instead of spinning for long: on a machine whose cores other jobs
+# use, a spinning pool takes turns with them and a run collapses. But a thread that sleeps at once wakes too
+# late for small layers' parallel regions (an MLP's step took 2× longer on 2 threads than on 1), so each
+# spins 10,000 times first (GNU OpenMP, torch's on Linux; the count wins over the passive policy):
+# docs/BENCHMARKS.md, "A busy machine". Both must be set before torch loads OpenMP, so here; values the
+# user set win.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,8 @@
 resume and overridden by an explicit setting, and the probe leaves the run's results as they were."""
 import json
 import os
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -154,3 +156,14 @@ def test_a_compile_that_fails_on_this_machine_is_one_line(tmp_path, monkeypatch)
     with pytest.raises(UserError, match=r"train.compile = on failed on this machine \(Unsupported: no C\+\+ "
                                          r"compiler.*use --set train.compile=off"):
         train(cfg, out=tmp_path / "r")
+
+
+@pytest.mark.parametrize("user, expect", [({}, "PASSIVE 10000"), ({"GOMP_SPINCOUNT": "0"}, "PASSIVE 0"),
+                                          ({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE 10000")])
+def test_openmp_waits_briefly_unless_the_user_says(user, expect):
+    """The wait policy is set on import, before torch loads OpenMP (docs/BENCHMARKS.md, "A busy machine");
+    a value the user exported wins."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = "import os, dlpractice; print(os.environ['OMP_WAIT_POLICY'], os.environ['GOMP_SPINCOUNT'])"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, **user}, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == expect.split()
