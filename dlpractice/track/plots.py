@@ -23,6 +23,8 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
                and not k.startswith("grad_norm_")]
     metrics = ["loss"] + [m for m in metrics if m != "loss"]
     norms = any(r.get("grad_norm_mean") is not None for r in rows)
+    # Label smoothing is in the training loss only: its curve then sits above validation's without overfitting
+    smooth = train_setting(folder, "label_smoothing")
     panels = len(metrics) + norms
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.8), squeeze=False)
     if norms:
@@ -32,7 +34,9 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
             color, ls = mpl_style(split)
             pts = [(r["epoch"], r[metric]) for r in rows if r["split"] == split and r.get(metric) is not None]
             if pts:
-                ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=split)
+                ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3,
+                        label=f"{split} (label smoothing {smooth:g})" if metric == "loss" and split == "train"
+                        and smooth > 0 else split)
         if best_epoch:
             ax.axvline(best_epoch, color="gray", lw=0.8, ls="-.", label=f"best (val) epoch {best_epoch}")
         epoch_axis(ax)
@@ -41,6 +45,16 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return save_curves(fig, folder, title)
+
+
+def train_setting(folder: Path, key: str) -> float:
+    """A number from the run's config.toml [train] table, 0 where it has none: the figure never fails for want
+    of its config (a run folder put together by hand)."""
+    try:
+        value = tomllib.loads((Path(folder) / "config.toml").read_text(encoding="utf-8"))["train"][key]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return 0
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def epoch_axis(ax) -> None:
@@ -67,11 +81,8 @@ def grad_norm_panel(ax, rows: list[dict], folder: Path, best_epoch: int | None,
             pts = [(r["epoch"], r[name]) for r in rows if r["split"] == "train" and r.get(name) is not None]
             if pts:
                 ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=f"{who} {label}".strip())
-    try:   # the figure never fails for want of its config (a run folder put together by hand)
-        clip = tomllib.loads((Path(folder) / "config.toml").read_text(encoding="utf-8"))["train"]["grad_clip"]
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
-        clip = 0
-    if isinstance(clip, (int, float)) and clip > 0:
+    clip = train_setting(folder, "grad_clip")
+    if clip > 0:
         ax.axhline(clip, color="black", lw=0.8, ls=":", label=f"train.grad_clip = {clip:g}")
     if best_epoch:
         ax.axvline(best_epoch, color="gray", lw=0.8, ls="-.", label=f"best (val) epoch {best_epoch}")
