@@ -23,7 +23,7 @@ from conftest import dlp, poll, require_data
 # 303 images in batches of 64 (5 batches: rank 0 takes 3, rank 1 takes 2). The layout is fixed: the speed probe
 # times each rank's share of a batch, one process the whole batch, and may choose differently for each.
 # The ranks sum their gradient shares in another order than one process sums the batch: float rounding that
-# an unsettled first epoch amplifies to ~1e-5 of the loss (docs/RESULTS.md), hence a relative bound.
+# an unsettled first epoch amplifies to 1e-5–1e-4 of the loss (docs/RESULTS.md), hence a relative bound.
 CNN = ["data.dataset=fashion-mnist", "model.name=course_cnn", "data.limit_train=1205", "data.val_fraction=0.00505",
        "data.augment=['crop']", "train.eval_test=false", "data.eval_batch_size=64", "train.epochs=2",
        "train.checkpoint_every=4", "train.threads=1", "log.progress=false", "log.loggers=['csv']",
@@ -71,7 +71,10 @@ def test_two_ranks_follow_one_process(two_ranks, tmp_path):
         [("1", "train"), ("1", "val"), ("2", "train"), ("2", "val")]
     for ra, rb in zip(a, b):
         for k in ("loss", "accuracy"):
-            assert float(rb[k]) == pytest.approx(float(ra[k]), rel=1e-4, abs=1e-5), (ra, rb)
+            # loss: float summation order (1.1e-4 relative seen on CI); a wrong share of the gradient moves it by
+            # percents. accuracy: at most one of validation's 303 examples may fall the other way
+            bound = {"loss": dict(rel=1e-3, abs=1e-5), "accuracy": dict(abs=0.004)}[k]
+            assert float(rb[k]) == pytest.approx(float(ra[k]), **bound), (ra, rb)
     summary = json.loads((two_ranks / "summary.json").read_text())
     assert summary["ranks"] == 2 and summary["epochs"] == 2
     assert (two_ranks / "report.html").is_file() and not list(two_ranks.glob("rank*.log"))
