@@ -4,6 +4,7 @@ and a GAN's players are clipped each on their own; the total norm before clippin
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from matplotlib.image import imread
@@ -13,7 +14,7 @@ from dlpractice.cli import main
 from dlpractice.config import load_config
 from dlpractice.runs.metrics import read_metrics
 
-from conftest import CtrlCAfterEpoch1
+from conftest import CtrlCAfterEpoch1, one_line
 
 QUIET = ["data.dataset=digits", "log.progress=false", "log.loggers=['csv']", "train.threads=1",
          "train.compile=off", "train.precision=fp32", "train.channels_last=false"]
@@ -168,3 +169,14 @@ def test_curves_say_when_the_training_loss_is_smoothed(config, label, tmp_path, 
     loss, accuracy = seen["fig"].axes[:2]
     assert [t.get_text() for t in loss.get_legend().get_texts()][:2] == [label, "val"]
     assert [t.get_text() for t in accuracy.get_legend().get_texts()][:2] == ["train", "val"]
+
+
+def test_a_rate_that_diverges_without_clipping_trains_with_it(tmp_path, capsys):
+    """Lecture 11's exploding steps: SGD at lr 2 with momentum 0.9 blows an MLP's loss up to NaN within two
+    epochs (one error line, exit 2); clipping the gradient's norm to 0.05 tames the same rate to ≥ 90%."""
+    sets = [*QUIET, "model.name=mlp", "train.epochs=5", "optim.name=sgd", "optim.lr=2", "optim.momentum=0.9"]
+    args = ["train", *[a for s in sets for a in ("--set", s)]]
+    one_line(capsys, main([*args, "--out", str(tmp_path / "free")]), "loss became nan", "lower optim.lr")
+    assert main([*args, "--set", "train.grad_clip=0.05", "--out", str(tmp_path / "clipped")]) == 0
+    summary = json.loads((tmp_path / "clipped" / "summary.json").read_text())
+    assert summary["test_accuracy"] >= 0.9, summary["test_accuracy"]
