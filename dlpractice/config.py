@@ -374,27 +374,27 @@ def load_toml(path: str | Path) -> dict:
         raise UserError(f"cannot read config file {p}: {e.strerror}") from None
 
 
+def file_settings(path: str | Path, _seen: tuple = ()) -> dict:
+    """A config file's run tables (not [lesson] or [[variants]]) over those of the file its `based_on` names
+    (beside it): each setting it gives replaces the base's, a table setting such as model.args whole."""
+    p = Path(path)
+    d = {k: v for k, v in load_toml(p).items() if k not in ("lesson", "variants")}
+    if (base := d.pop("based_on", None)) is None:
+        return d
+    b = p.parent / base if isinstance(base, str) else p.parent
+    if not b.is_file() or b.resolve() in (*_seen, p.resolve()):
+        raise UserError(f"config file {p}: based_on = {_shown(base)} " + ("leads back to this file" if b.is_file()
+                        else f"is not a file in {p.parent}") + "; name another TOML file beside it")
+    under = file_settings(b, (*_seen, p.resolve()))
+    return {s: {**under[s], **v} if isinstance(v, dict) and isinstance(under.get(s), dict) else v
+            for s, v in {**under, **d}.items()}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
                 base: dict | None = None) -> RunConfig:
-    """Defaults ← `base` dict ← TOML file (its run tables; a [lesson] table is ignored) ← overrides."""
-    cfg = RunConfig()
-    if base:
-        from_dict(base, cfg)
+    """Defaults ← `base` dict ← TOML file (its run tables, `file_settings`) ← overrides."""
+    cfg = from_dict(base) if base else RunConfig()
     if path is not None:
-        d = {k: v for k, v in load_toml(path).items() if k not in ("lesson", "variants")}
-        from_dict(d, cfg)
+        from_dict(file_settings(path), cfg)
     return apply_overrides(cfg, overrides or [])
 
-
-def describe_defaults() -> str:
-    """Every setting with its default and reason, for --help."""
-    lines = []
-    for s, cls in _SECTION_TYPES.items():
-        for f in fields(cls):
-            d = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            m = f.metadata
-            allowed = (f"in {range_text(m)}; " if range_text(m) else "") + \
-                (f"at most {m['max_len']} characters; " if m.get("max_len") else "") + \
-                (f"one of {', '.join(map(str, m['choices']))}; " if m.get("choices") else "")
-            lines.append(f"  {s}.{f.name} = {d!r}  # {allowed}{m['help']}")
-    return "\n".join(lines)

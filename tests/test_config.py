@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlpractice.config import RunConfig, apply_overrides, describe_defaults, load_config
+from dlpractice.cli.help import describe_defaults
+from dlpractice.config import RunConfig, apply_overrides, load_config
 from dlpractice.errors import UserError
 
 
@@ -163,3 +164,29 @@ def test_the_optimizer_choices_are_the_registered_optimizers():
     from dlpractice.train.optim import OPTIMIZERS
     field = {f.name: f for f in dataclasses.fields(OptimConfig)}["name"]
     assert sorted(field.metadata["choices"]) == OPTIMIZERS.names()
+
+
+def test_a_config_file_can_be_based_on_another(tmp_path):
+    """`based_on` (a file beside it) gives the base's settings, each setting the file names replacing the
+    base's: other keys of a table stay, a table setting (model.args) is replaced whole; chains work."""
+    (tmp_path / "a.toml").write_text('[model]\nname = "mlp"\nargs = { hidden = [64], dropout = 0.2 }\n'
+                                     '[train]\nepochs = 7\nseed = 3\n[lesson]\ntitle = "a"\n')
+    (tmp_path / "b.toml").write_text('based_on = "a.toml"\n[train]\nepochs = 2\n[model.args]\nhidden = [8]\n')
+    (tmp_path / "c.toml").write_text('based_on = "b.toml"\n[optim]\nlr = 0.3\n')
+    cfg = load_config(tmp_path / "c.toml")
+    assert (cfg.model.name, cfg.model.args, cfg.train.epochs, cfg.train.seed, cfg.optim.lr) == \
+        ("mlp", {"hidden": [8]}, 2, 3, 0.3)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('based_on = "missing.toml"', "based_on = 'missing.toml' is not a file in"),
+    ('based_on = "self.toml"', "based_on = 'self.toml' leads back to this file"),
+    ('based_on = "loop.toml"', "leads back to this file"),
+    ("based_on = 3", "based_on = 3 is not a file in"),
+])
+def test_a_bad_based_on_is_one_clear_error(tmp_path, text, message):
+    (tmp_path / "self.toml").write_text(text + "\n")
+    (tmp_path / "loop.toml").write_text('based_on = "self.toml"\n')
+    with pytest.raises(UserError, match="name another TOML file beside it") as e:
+        load_config(tmp_path / "self.toml")
+    assert message in str(e.value) and "\n" not in str(e.value)

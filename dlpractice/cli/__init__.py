@@ -49,7 +49,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..config import describe_defaults
+    from .help import describe_defaults
     parser = OneLineParser(prog="dlp", formatter_class=HELP,
                                      description="dlpractice: the course 《PyTorch深度学习实践》 as runnable lessons.")
     parser.add_argument("--data-dir", default=None,
