@@ -104,10 +104,11 @@ class TrainConfig:
     seed: int = _f(0, "seed of init, shuffling and dropout", min=0, max=2 ** 32, open_max=True)
     device: str = _f("auto", "auto picks CUDA, then MPS, then CPU", choices=("auto", "cpu", "cuda", "mps"))
     label_smoothing: float = _f(0.0, "cross-entropy label smoothing", min=0.0, max=1.0, open_max=True)
-    early_stopping: int = _f(0, "stop after this many epochs without a better validation metric (0: off)", min=0,
-                             max=MAX_EPOCHS)
+    early_stopping: int = _f(0, "epochs without a better validation metric before stopping (0: off)", min=0, max=MAX_EPOCHS)
     choose_by: str = _f("primary", "what picks the best epoch on validation: the task's primary metric (accuracy"
                         " for classifiers, ties by loss) or the loss (a log-loss score)", choices=("primary", "loss"))
+    calibrate: str = _f("off", "temperature: after training, one softmax temperature fitted on the validation split "
+                        "(Guo et al. 2017) divides a classifier's logits wherever it predicts", choices=("off", "temperature"))
     precision: str = _f("fp32", "fp32, or bf16 autocast (CPUs with AVX512-BF16 or AMX, and GPUs); auto: the faster "
                         "on a timed probe of this model, if its loss agrees with fp32's (train/probe.py)",
                         choices=("fp32", "bf16"), or_auto=True)
@@ -116,8 +117,7 @@ class TrainConfig:
     compile: str = _f("auto", "torch.compile the model: on, off, or auto (on only where the probe's compiled step "
                       "is faster and the run is long enough to repay the compile time)",
                       choices=("auto", "on", "off"))
-    checkpoint_every: int = _f(0, "also checkpoint every N steps inside an epoch (0: only at epoch end)", min=0,
-                               max=MAX_STEPS)
+    checkpoint_every: int = _f(0, "also checkpoint every N steps in an epoch (0: at its end only)", min=0, max=MAX_STEPS)
     eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
     threads: int = _f(0, "torch CPU threads per process (0: the cores free at the start, measured over 0.2 s, "
                       "or the cores divided by the ranks on this machine; $OMP_NUM_THREADS when set)", min=0,

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..errors import UserError
 from ..registry import Registry
+from .calibration import Tempered
 from .ensemble import Ensemble, FlipAverage
 
 
@@ -138,10 +139,12 @@ def check_image(num_classes, in_channels, input_size=None, smallest: int = 1, la
 def build_model(name: str, args: dict) -> nn.Module:
     """The registered model `name` built with `args`; `flip_average` wraps it in FlipAverage, `members` = N ≥ 2
     makes an ensemble of N copies, and `members` = a list of tables an ensemble of one member per table, each
-    built with `args` updated by its table (e.g. [{hidden = [1024, 512]}, {hidden = [1024, 512, 256]}])."""
+    built with `args` updated by its table (e.g. [{hidden = [1024, 512]}, {hidden = [1024, 512, 256]}]);
+    `calibrated` (train.calibrate) puts the whole inside Tempered."""
     spec = MODELS.get(name)
     args = dict(args)
     members, flip = args.pop("members", 1), args.pop("flip_average", False)
+    calibrated = args.pop("calibrated", False)   # train.calibrate's wrapper, set by the trainer (not model.args)
     shapes = member_args(spec, members, args)
     check_flag("model.args.flip_average", flip)
     try:
@@ -150,7 +153,8 @@ def build_model(name: str, args: dict) -> nn.Module:
         raise UserError(f"model '{name}' cannot be built with arguments {args}: {e}") from None
     if flip:
         built = [FlipAverage(m) for m in built]
-    return built[0] if len(built) == 1 else Ensemble(built)
+    model = built[0] if len(built) == 1 else Ensemble(built)
+    return Tempered(model) if calibrated else model
 
 
 def member_args(spec: ModelSpec, members, args: dict) -> list[dict]:

@@ -48,3 +48,16 @@ def autocast(cfg: RunConfig, device):
     if cfg.train.precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
+
+
+@torch.no_grad()
+def outputs(model, x: torch.Tensor, cfg: RunConfig, device) -> torch.Tensor:
+    """`model`'s eval-mode outputs for `x`, batch by batch as evaluation runs them, in float on the CPU."""
+    model.eval()
+    size = cfg.data.eval_batch_size
+    out = []
+    for i in range(0, len(x), size):
+        xb, _ = to_device(x[i:i + size], x[:0], device, cfg)
+        with autocast(cfg, device):
+            out.append(model(xb).float().cpu())
+    return torch.cat(out)

@@ -17,6 +17,7 @@ from ..runs.global_bn import global_batchnorm
 from ..runs.evaluate import autocast, evaluate, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
+from .calibrate import calibrated_args, fit_on_validation
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from ..track.notice import slow_step
@@ -44,7 +45,8 @@ class Trainer(EpochLoop):
         self.task = TASKS.get(self.spec.task)
         self.meta = self.data.meta
         self.chooses_on = "loss" if cfg.train.choose_by == "loss" else self.task.primary
-        self.model_args = self.spec.resolve_args(self.data.meta, cfg.model.args)
+        self.model_args = calibrated_args(cfg, self.spec, self.data,
+                                          self.spec.resolve_args(self.data.meta, cfg.model.args))
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         tr = self.data.splits["train"]
         self.speed = self._speed(tr, resume)   # resolves train.precision, channels_last and compile
@@ -211,6 +213,7 @@ class Trainer(EpochLoop):
         best_path = self.folder / "checkpoints" / "best.pt"
         self.ranks.barrier()   # rank 0 has written it
         load_weights(self.eval_model, load_checkpoint(best_path)["model"], best_path)
+        calibration = fit_on_validation(self)   # None unless train.calibrate
         test = self.data.splits["test"]
         metrics = evaluate(self.eval_model, self.task, test.x, test.y, self.cfg, self.device, self.ranks)
         if not self.ranks.main:
@@ -225,7 +228,7 @@ class Trainer(EpochLoop):
                    "examples_per_second": round(examples / train_seconds, 1) if train_seconds else None,
                    "steps_this_process": self.steps_this_process, "device": str(self.device),
                    "ranks": self.ranks.world, "threads": torch.get_num_threads(), "speed": self.speed,
-                   "versions": versions()}
+                   "versions": versions(), **({"calibration": calibration} if calibration else {})}
         if self.task.primary == "accuracy":
             summary["test_accuracy"] = metrics["accuracy"]
         write_json(self.folder / "summary.json", summary)
