@@ -82,6 +82,18 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def _model_and_data(config: Path, summary: dict) -> dict:
+    """A run's model and data set: from summary.json, else (an unfinished run) from its config.toml."""
+    if "model" in summary:
+        return {"model": summary["model"], "dataset": summary.get("dataset", "?")}
+    import tomllib
+    try:
+        d = tomllib.loads(config.read_text(encoding="utf-8"))
+        return {"model": str(d["model"]["name"]), "dataset": str(d["data"]["dataset"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"model": "?", "dataset": "?"}
+
+
 def cmd_runs(args) -> int:
     """Run folders under --runs-dir, newest first: when each started (UTC), how long it trained, its result."""
     import time
@@ -99,7 +111,7 @@ def cmd_runs(args) -> int:
         pm = summary.get("primary_metric") or {}
         started = cfg.stat().st_mtime   # config.toml is written once, when the run starts
         rows.append({"run": str(cfg.parent), "started": time.strftime("%Y-%m-%d %H:%M", time.gmtime(started)),
-                     "model": summary.get("model", "?"), "dataset": summary.get("dataset", "?"),
+                     **_model_and_data(cfg, summary),
                      "epochs": summary.get("epochs", "unfinished"),
                      "seconds": summary.get("wall_seconds", ""),
                      "metric": pm.get("name", ""), "value": round(pm["value"], 4) if pm.get("value") is not None else "",

@@ -62,6 +62,11 @@ def test_train_runs_and_lists(tmp_path):
     assert runs[0]["seconds"] > 0 and len(runs[0]["started"]) == len("2026-12-02 16:28")
     table = dlp("runs", "--runs-dir", tmp_path / "runs", check=True).stdout.splitlines()
     assert table[1].split()[:3] == ["started", "run", "model"] and table[2].split()[2] == "r1"   # inside --runs-dir
+    (tmp_path / "runs" / "r0").mkdir()   # a run that never finished: its model and data from config.toml
+    (tmp_path / "runs" / "r0" / "config.toml").write_text('[model]\nname = "mlp"\n[data]\ndataset = "digits"\n')
+    unfinished = next(r for r in json.loads(dlp("runs", "--json", "--runs-dir", tmp_path / "runs", check=True).stdout)
+                      if r["run"].endswith("r0"))
+    assert (unfinished["model"], unfinished["dataset"], unfinished["epochs"]) == ("mlp", "digits", "unfinished")
 
 
 def test_lesson_scratch_and_not_implemented(tmp_path):
