@@ -222,6 +222,11 @@ def render(folder: Path) -> str:
             parts.append(f"<tr><td>{escape(k)}{mark}</td><td data-metric=\"{escape(k)}\">{_fmt(v)}</td>"
                          f"<td>{_fmt(best_val[k]) if k in best_val else ''}</td></tr>")
         parts.append("</table>")
+        if cal := summary.get("calibration"):
+            parts.append(f'<p id="calibration">The test figures divide the logits by the temperature '
+                         f'{cal["temperature"]:.3f} fitted on validation after training (train.calibrate): '
+                         f'validation loss {cal["val_loss_before"]:.4f} → {cal["val_loss_after"]:.4f}; the '
+                         "validation column is before it. The predicted classes, and so accuracy, are unchanged.</p>")
 
     kind, text = overfitting(rows, summary)
     parts.append(f'<h2>Overfitting and the best checkpoint</h2><div class="note {kind}" id="overfitting">'

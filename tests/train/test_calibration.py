@@ -45,6 +45,8 @@ def test_a_calibrated_run_predicts_the_same_classes_with_a_lower_validation_loss
     # training is the same run (the wrapper is the plain model while it trains): same epoch, same classes
     assert cal["best_epoch"] == plain["best_epoch"]
     assert cal["test_accuracy"] == pytest.approx(plain["test_accuracy"], abs=1 / 360)
+    report = (tmp_path / "cal" / "report.html").read_text()
+    assert f'<p id="calibration">The test figures divide the logits by the temperature {c["temperature"]:.3f}' in report
     # best.pt holds the temperature: evaluation and prediction from the folder apply it
     pred = Predictor(tmp_path / "cal")
     assert float(tempered(pred.model).temperature) == pytest.approx(c["temperature"], abs=1e-4)
