@@ -84,7 +84,7 @@ class ConsoleLogger(Logger):
     learning rate and the epoch's seconds, so that a run with gradient norms still fits 100 columns."""
     SHORT = {"accuracy": "acc", "balanced_accuracy": "bal_acc", "grad_norm_mean": "|g|", "grad_norm_max": "|g|max",
              "grad_norm_d_mean": "D|g|", "grad_norm_d_max": "D|g|max", "grad_norm_g_mean": "G|g|",
-             "grad_norm_g_max": "G|g|max", "inception_score": "IS"}
+             "grad_norm_g_max": "G|g|max", "inception_score": "IS", "loss_calibrated": "loss@T"}
     NOTE = "|g|: gradient 2-norm before clipping (mean, largest step)"
 
     def start(self, folder, info, first_epoch):

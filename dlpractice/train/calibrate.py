@@ -27,6 +27,15 @@ def calibrated_args(cfg, spec, data, model_args: dict) -> dict:
     return {**model_args, "calibrated": True}
 
 
+def calibrated_loss(t, split) -> float:
+    """An epoch's validation log-loss at the temperature fitted to it then: what the run would score were
+    this epoch chosen, so `train.choose_by = "loss"` picks by it (a later epoch is often sharper, its raw
+    loss higher, and better once calibrated). Rank 0's figure for every rank, so all choose alike."""
+    logits, y = outputs(t.eval_model, split.x, t.cfg, t.device), split.y.view(-1).long()
+    found = float(F.cross_entropy(logits / fit_temperature(logits, y), y)) if t.ranks.main else None
+    return t.ranks.from_main(found)
+
+
 def fit_on_validation(t) -> dict | None:
     """With the best checkpoint loaded into `t.eval_model`: T fitted to validation's log-loss at T = 1 (so
     a run finished twice fits the same T), set in the model and written into checkpoints/best.pt."""

@@ -17,7 +17,7 @@ from ..runs.global_bn import global_batchnorm
 from ..runs.evaluate import autocast, evaluate, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
-from .calibrate import calibrated_args, fit_on_validation
+from .calibrate import calibrated_args, calibrated_loss, fit_on_validation
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
 from ..track.notice import slow_step
@@ -44,7 +44,9 @@ class Trainer(EpochLoop):
                             "(see `dlp models` and `dlp datasets`)")
         self.task = TASKS.get(self.spec.task)
         self.meta = self.data.meta
-        self.chooses_on = "loss" if cfg.train.choose_by == "loss" else self.task.primary
+        # with train.calibrate the loss that chooses is validation's after its temperature, as the run will score
+        self.chooses_on = ("loss_calibrated" if cfg.train.calibrate != "off" else "loss") \
+            if cfg.train.choose_by == "loss" else self.task.primary
         self.model_args = calibrated_args(cfg, self.spec, self.data,
                                           self.spec.resolve_args(self.data.meta, cfg.model.args))
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
@@ -194,6 +196,8 @@ class Trainer(EpochLoop):
             if len(s):
                 t0 = time.perf_counter()
                 metrics[split] = evaluate(self.eval_model, self.task, s.x, s.y, cfg, self.device, self.ranks)
+                if split == "val" and cfg.train.calibrate != "off":
+                    metrics[split]["loss_calibrated"] = calibrated_loss(self, s)
                 self.eval_seconds[split] = time.perf_counter() - t0
         chooser = metrics.get("val", train_m)
         return metrics, chooser, chooser[self.chooses_on]

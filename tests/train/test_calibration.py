@@ -66,3 +66,15 @@ def test_a_run_calibration_cannot_serve_is_one_line(tmp_path, capsys, sets, mess
             "--out", str(tmp_path / "o")]
     one_line(capsys, main(args), message, "train.calibrate = off")
     assert not (tmp_path / "o").exists()
+
+
+def test_the_loss_that_chooses_is_validation_after_its_temperature(tmp_path):
+    """With choose_by = loss the epoch is picked by validation's calibrated loss (each epoch's own T), the
+    figure the run then scores with; it is never above the raw loss (T = 1 is one of the candidates)."""
+    from dlpractice.runs.metrics import read_metrics
+    cal = _train(tmp_path, "cal", "train.calibrate=temperature", "train.choose_by=loss", "train.epochs=5")
+    val = {r["epoch"]: r for r in read_metrics(tmp_path / "cal") if r["split"] == "val"}
+    assert all(r["loss_calibrated"] <= r["loss"] + 1e-7 for r in val.values())
+    assert cal["best_epoch"] == min(val, key=lambda e: val[e]["loss_calibrated"])
+    assert cal["chosen_on"] == "loss_calibrated"
+    assert cal["calibration"]["val_loss_after"] == pytest.approx(val[cal["best_epoch"]]["loss_calibrated"], abs=1e-4)
