@@ -30,6 +30,7 @@ from torch import nn
 
 from ..errors import UserError
 from ..inputs import INPUT_KINDS
+from ..models.calibration import Tempered
 from ..models.ensemble import Ensemble, FlipAverage
 from ..models.rnn import SequenceClassifier
 from ..registry import Registry
@@ -97,11 +98,19 @@ class PaddedRecurrent(nn.Module):
         return m.fc(torch.cat(feats, dim=1))
 
 
+def _tempered(m: Tempered) -> Tempered:
+    """train.calibrate's wrapper around the exportable form of its model, with the same temperature."""
+    out = Tempered(exportable(m.model))
+    out.temperature.copy_(m.temperature)
+    return out
+
+
 # Models that need another exportable form with the same outputs, by class; others export as they are.
 EXPORT_FORMS: dict[type, Callable[[nn.Module], nn.Module]] = {
     SequenceClassifier: PaddedRecurrent,
     Ensemble: lambda m: Ensemble([exportable(x) for x in m.members]),
     FlipAverage: lambda m: FlipAverage(exportable(m.model)),
+    Tempered: _tempered,
 }
 
 

@@ -14,6 +14,7 @@ from dlpractice.data import load_dataset
 from dlpractice.data.table import floats
 from dlpractice.errors import UserError
 from dlpractice.lessons import lesson_path
+from dlpractice.models.calibration import tempered
 from dlpractice.runs.folder import load_run
 from dlpractice.train.loop import train
 
@@ -28,10 +29,11 @@ def test_otto_ensemble_of_two_shapes_quick(tmp_path, capsys):
     quick = tomllib.loads(path.read_text())["lesson"]["quick"]
     run = train(load_config(path, [*quick, "train.threads=1", "log.progress=false"]), out=tmp_path / "ens")
     model = load_run(run.folder).model()
-    depths = [sum(isinstance(x, torch.nn.Linear) for x in m) for m in model.members]
+    depths = [sum(isinstance(x, torch.nn.Linear) for x in m) for m in tempered(model).model.members]
     assert len(depths) == 2 and depths[0] != depths[1], depths
     loss = run.summary["metrics"]["loss"]
-    assert run.summary["chosen_on"] == "loss" and loss < 1.2
+    assert run.summary["chosen_on"] == "loss_calibrated" and loss < 1.2     # train.calibrate = temperature
+    assert float(tempered(model).temperature) == pytest.approx(run.summary["calibration"]["temperature"], abs=1e-4)
     capsys.readouterr()
     assert main(["evaluate", str(run.folder)]) == 0       # rebuilt from the run folder alone
     assert f"loss {loss:.4f}" in capsys.readouterr().out

@@ -92,6 +92,24 @@ def test_padded_recurrence_equals_packing(args):
         assert torch.allclose(PaddedRecurrent(m)(x), m(x), atol=1e-6)
 
 
+def test_a_calibrated_name_model_exports_with_its_temperature():
+    """train.calibrate's wrapper around a packed-sequence model: the exportable form keeps the wrapper and its
+    temperature around the padded recurrence, with the same (tempered) logits."""
+    from dlpractice.models import build_model
+    from dlpractice.models.calibration import Tempered
+    from dlpractice.serve.export import exportable
+    torch.manual_seed(0)
+    m = build_model("rnn_classifier", {"vocab_size": 30, "num_classes": 5, "embedding_dim": 8, "hidden_size": 6,
+                                       "calibrated": True}).eval()
+    m.temperature.fill_(1.7)
+    e = exportable(m)
+    assert isinstance(e, Tempered) and isinstance(e.model, PaddedRecurrent) and float(e.temperature) == pytest.approx(1.7)
+    lengths = torch.tensor([1, 12, 5])
+    x = torch.randint(2, 30, (3, 15)) * (torch.arange(15)[None, :] < lengths[:, None])
+    with torch.no_grad():
+        assert torch.allclose(e(x), m(x), atol=1e-6) and torch.allclose(m(x) * 1.7, m.model(x), atol=1e-5)
+
+
 def test_export_cli_check_refuses_overwrite_and_missing_run(runs, tmp_path, capsys):
     from dlpractice.cli import main
     out = tmp_path / "names.onnx"
