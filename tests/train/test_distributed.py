@@ -254,3 +254,16 @@ def _one_step(overrides, out):
     p = dlp("train", *_sets(overrides), "--out", out, env={"DLPRACTICE_CRASH_AT": "step:2"}, timeout=600)
     assert p.returncode == -9, p.stderr
     return load_checkpoint(out / "checkpoints" / "last.pt", ("step",))["model"]
+
+
+def test_calibration_on_two_ranks_matches_one_process(tmp_path):
+    """train.calibrate with choose_by = loss on 2 ranks: every rank chooses the epoch by rank 0's calibrated
+    loss (no rank waits on a save the others skip) and the temperature is one process's within rounding (softmax
+    regression: no dropout or BatchNorm, whose draws and statistics are per rank)."""
+    from dlpractice.train.loop import train
+    sets = ["data.dataset=digits", "model.name=softmax", "train.epochs=3", "train.threads=1", "log.progress=false",
+            "log.loggers=['csv']", "train.precision=fp32", "train.calibrate=temperature", "train.choose_by=loss"]
+    two = json.loads((_train(sets, tmp_path / "two", "--nproc", "2") / "summary.json").read_text())
+    one = train(load_config(overrides=sets), out=tmp_path / "one").summary
+    assert two["ranks"] == 2 and two["best_epoch"] == one["best_epoch"]
+    assert two["calibration"]["temperature"] == pytest.approx(one["calibration"]["temperature"], rel=1e-2)
