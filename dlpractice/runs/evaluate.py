@@ -11,11 +11,18 @@ from .ranks import ONE, Ranks
 from .tasks import Task, add_sums, batch_sums
 
 
-@torch.no_grad()
 def evaluate(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig, device, ranks: Ranks = ONE) -> dict:
     """Metrics of `model` on one split, in eval mode, batch by batch. Over several ranks, rank r takes
     batches r, r + N, ... (no example twice, none padded) and the batches' sums are added in batch order on
     every rank: the same figures as one process evaluating the same weights."""
+    return evaluate_outputs(model, task, x, y, cfg, device, ranks, keep=False)[0]
+
+
+@torch.no_grad()
+def evaluate_outputs(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig, device,
+                     ranks: Ranks = ONE, keep: bool = True) -> tuple[dict, torch.Tensor | None]:
+    """`evaluate`'s metrics and, with `keep`, the model's outputs for every example in order (float, CPU, on
+    every rank): what train.calibrate fits its temperature to, from the same forward pass."""
     model.eval()
     loader = TensorLoader(x, y, cfg.data.eval_batch_size)
     size = loader.batch_size
@@ -24,17 +31,17 @@ def evaluate(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: RunConfig
         xb, yb = to_device(x[b * size:(b + 1) * size], y[b * size:(b + 1) * size], device, cfg)
         with autocast(cfg, device):
             out = model(xb)
-        full = (out.float().cpu(), yb.cpu()) if task.full_metrics is not None else None
+        full = (out.float().cpu(), yb.cpu()) if keep or task.full_metrics is not None else None
         mine.append((b, batch_sums(task, out, yb, task.loss(out, yb, 0.0)), full))
     batches = sorted((m for part in ranks.gather(mine) for m in part), key=lambda m: m[0])
     sums: dict = {}
     for _, s, _ in batches:
         add_sums(sums, s)
     metrics = task.finish(sums) if sums else {}
+    kept = torch.cat([f[0] for _, _, f in batches]) if batches and batches[0][2] is not None else None
     if task.full_metrics is not None and batches:   # ROC-AUC: Task.full_metrics
-        metrics.update(task.full_metrics(torch.cat([f[0] for _, _, f in batches]),
-                                         torch.cat([f[1] for _, _, f in batches])))
-    return metrics
+        metrics.update(task.full_metrics(kept, torch.cat([f[1] for _, _, f in batches])))
+    return metrics, kept if keep else None
 
 
 def to_device(xb, yb, device, cfg):
@@ -49,15 +56,3 @@ def autocast(cfg: RunConfig, device):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return nullcontext()
 
-
-@torch.no_grad()
-def outputs(model, x: torch.Tensor, cfg: RunConfig, device) -> torch.Tensor:
-    """`model`'s eval-mode outputs for `x`, batch by batch as evaluation runs them, in float on the CPU."""
-    model.eval()
-    size = cfg.data.eval_batch_size
-    out = []
-    for i in range(0, len(x), size):
-        xb, _ = to_device(x[i:i + size], x[:0], device, cfg)
-        with autocast(cfg, device):
-            out.append(model(xb).float().cpu())
-    return torch.cat(out)

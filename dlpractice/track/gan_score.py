@@ -133,7 +133,7 @@ def plot_gan_curves(folder: Path, title: str, best_epoch: int | None = None) -> 
     import matplotlib.pyplot as plt
 
     from ..runs.metrics import read_metrics
-    from .plots import epoch_axis, grad_norm_panel, save_curves
+    from .plots import epoch_axis, grad_norm_panel, save_curves, train_settings
     rows = read_metrics(folder)
 
     def series(split, key):
@@ -161,7 +161,8 @@ def plot_gan_curves(folder: Path, title: str, best_epoch: int | None = None) -> 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if norms:
-        grad_norm_panel(axes[3], rows, folder, best_epoch, (("d", "D", "tab:red"), ("g", "G", "tab:blue")))
+        grad_norm_panel(axes[3], rows, train_settings(folder).get("grad_clip", 0), best_epoch,
+                        (("d", "D", "tab:red"), ("g", "G", "tab:blue")))
     return save_curves(fig, folder, title)
 
 

@@ -23,12 +23,13 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
                and not k.startswith("grad_norm_")]
     metrics = ["loss"] + [m for m in metrics if m != "loss"]
     norms = any(r.get("grad_norm_mean") is not None for r in rows)
+    train = train_settings(folder)   # label smoothing and the clipping bound, read once
     # Label smoothing is in the training loss only: its curve then sits above validation's without overfitting
-    smooth = train_setting(folder, "label_smoothing")
+    smooth = train.get("label_smoothing", 0)
     panels = len(metrics) + norms
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.8), squeeze=False)
     if norms:
-        grad_norm_panel(axes[0][-1], rows, folder, best_epoch)
+        grad_norm_panel(axes[0][-1], rows, train.get("grad_clip", 0), best_epoch)
     for ax, metric in zip(axes[0], metrics):
         for split in SPLIT_COLOUR:
             color, ls = mpl_style(split)
@@ -47,14 +48,15 @@ def plot_curves(folder: Path, title: str = "", best_epoch: int | None = None) ->
     return save_curves(fig, folder, title)
 
 
-def train_setting(folder: Path, key: str) -> float:
-    """A number from the run's config.toml [train] table, 0 where it has none: the figure never fails for want
+def train_settings(folder: Path) -> dict:
+    """The numbers of the run's config.toml [train] table, {} where it has none: the figure never fails for want
     of its config (a run folder put together by hand)."""
     try:
-        value = tomllib.loads((Path(folder) / "config.toml").read_text(encoding="utf-8"))["train"][key]
+        table = tomllib.loads((Path(folder) / "config.toml").read_text(encoding="utf-8"))["train"]
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
-        return 0
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+        return {}
+    return {k: v for k, v in table.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} \
+        if isinstance(table, dict) else {}
 
 
 def epoch_axis(ax) -> None:
@@ -69,10 +71,10 @@ def epoch_axis(ax) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def grad_norm_panel(ax, rows: list[dict], folder: Path, best_epoch: int | None,
+def grad_norm_panel(ax, rows: list[dict], clip: float, best_epoch: int | None,
                     players: tuple = (("", "", SPLIT_COLOUR["train"]),)) -> None:
     """The total gradient norm before clipping per epoch (mean and largest step), where an exploding gradient
-    shows as a spike (lecture 11); train.grad_clip as a line when clipping is on. `players` are (key, label,
+    shows as a spike (lecture 11); `clip` (train.grad_clip) as a line when clipping is on. `players` are (key, label,
     colour): ("", "", blue) reads grad_norm_mean / _max, a GAN's ("d", "D", red) grad_norm_d_mean / _max. A linear
     axis: a log one's tick labels take longer to draw than the rest of the panel."""
     for key, who, color in players:
@@ -81,7 +83,6 @@ def grad_norm_panel(ax, rows: list[dict], folder: Path, best_epoch: int | None,
             pts = [(r["epoch"], r[name]) for r in rows if r["split"] == "train" and r.get(name) is not None]
             if pts:
                 ax.plot(*zip(*pts), color=color, ls=ls, marker="o", ms=3, label=f"{who} {label}".strip())
-    clip = train_setting(folder, "grad_clip")
     if clip > 0:
         ax.axhline(clip, color="black", lw=0.8, ls=":", label=f"train.grad_clip = {clip:g}")
     if best_epoch:

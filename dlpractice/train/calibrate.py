@@ -6,11 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
+from ..models._registry import ENSEMBLE_TASKS
 from ..models.calibration import fit_temperature, tempered
 from ..runs.checkpoint import load_checkpoint, save_checkpoint
-from ..runs.evaluate import outputs
-
-SOFTMAX_TASKS = ("classification", "sequence_classification")
+from ..runs.evaluate import evaluate_outputs
 
 
 def calibrated_args(cfg, spec, data, model_args: dict) -> dict:
@@ -18,7 +17,7 @@ def calibrated_args(cfg, spec, data, model_args: dict) -> dict:
     serve (no softmax classes, no validation split) is refused before any file is written."""
     if cfg.train.calibrate == "off":
         return model_args
-    if spec.task not in SOFTMAX_TASKS:
+    if spec.task not in ENSEMBLE_TASKS:   # the tasks whose outputs are softmax logits
         raise UserError(f"train.calibrate = temperature scales a classifier's softmax; model '{spec.name}' is for "
                         f"{spec.task}: set train.calibrate = off")
     if not len(data.splits["val"]):
@@ -27,11 +26,11 @@ def calibrated_args(cfg, spec, data, model_args: dict) -> dict:
     return {**model_args, "calibrated": True}
 
 
-def calibrated_loss(t, split) -> float:
-    """An epoch's validation log-loss at the temperature fitted to it then: what the run would score were
-    this epoch chosen, so `train.choose_by = "loss"` picks by it (a later epoch is often sharper, its raw
-    loss higher, and better once calibrated). Rank 0's figure for every rank, so all choose alike."""
-    logits, y = outputs(t.eval_model, split.x, t.cfg, t.device), split.y.view(-1).long()
+def calibrated_loss(t, logits: torch.Tensor, y: torch.Tensor) -> float:
+    """An epoch's validation log-loss at the temperature fitted to its validation outputs `logits`: what the
+    run would score were this epoch chosen, so `train.choose_by = "loss"` picks by it (a later epoch is often
+    sharper, its raw loss higher, and better once calibrated). Rank 0's figure for every rank, so all choose alike."""
+    y = y.view(-1).long()
     found = float(F.cross_entropy(logits / fit_temperature(logits, y), y)) if t.ranks.main else None
     return t.ranks.from_main(found)
 
@@ -44,7 +43,8 @@ def fit_on_validation(t) -> dict | None:
         return None
     holder.temperature.fill_(1.0)
     val = t.data.splits["val"]
-    logits, y = outputs(t.eval_model, val.x, t.cfg, t.device), val.y.view(-1).long()
+    logits = evaluate_outputs(t.eval_model, t.task, val.x, val.y, t.cfg, t.device, t.ranks)[1]
+    y = val.y.view(-1).long()
     temperature = t.ranks.from_main(fit_temperature(logits, y) if t.ranks.main else None)
     holder.temperature.fill_(temperature)
     found = {"temperature": round(temperature, 4), "val_loss_before": round(float(F.cross_entropy(logits, y)), 5),

@@ -14,7 +14,7 @@ from ..models import MODELS, build_model, count_params
 from ..models.ensemble import Ensemble
 from ..runs.checkpoint import load_checkpoint, load_weights
 from ..runs.global_bn import global_batchnorm
-from ..runs.evaluate import autocast, evaluate, to_device
+from ..runs.evaluate import autocast, evaluate, evaluate_outputs, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS, batch_sums
 from .calibrate import calibrated_args, calibrated_loss, fit_on_validation
@@ -195,9 +195,11 @@ class Trainer(EpochLoop):
             s = self.data.splits[split]
             if len(s):
                 t0 = time.perf_counter()
-                metrics[split] = evaluate(self.eval_model, self.task, s.x, s.y, cfg, self.device, self.ranks)
-                if split == "val" and cfg.train.calibrate != "off":
-                    metrics[split]["loss_calibrated"] = calibrated_loss(self, s)
+                calibrate = split == "val" and cfg.train.calibrate != "off"   # its temperature from the same outputs
+                metrics[split], out = evaluate_outputs(self.eval_model, self.task, s.x, s.y, cfg, self.device,
+                                                       self.ranks, keep=calibrate)
+                if calibrate:
+                    metrics[split]["loss_calibrated"] = calibrated_loss(self, out, s.y)
                 self.eval_seconds[split] = time.perf_counter() - t0
         chooser = metrics.get("val", train_m)
         return metrics, chooser, chooser[self.chooses_on]
