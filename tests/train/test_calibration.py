@@ -74,7 +74,7 @@ def test_the_loss_that_chooses_is_validation_after_its_temperature(tmp_path):
     from dlpractice.runs.metrics import read_metrics
     cal = _train(tmp_path, "cal", "train.calibrate=temperature", "train.choose_by=loss", "train.epochs=5")
     val = {r["epoch"]: r for r in read_metrics(tmp_path / "cal") if r["split"] == "val"}
-    assert all(r["loss_calibrated"] <= r["loss"] + 1e-7 for r in val.values())
+    assert all(r["loss_calibrated"] <= r["loss"] * (1 + 1e-6) for r in val.values())   # summation order aside
     assert cal["best_epoch"] == min(val, key=lambda e: val[e]["loss_calibrated"])
     assert cal["chosen_on"] == "loss_calibrated"
     assert cal["calibration"]["val_loss_after"] == pytest.approx(val[cal["best_epoch"]]["loss_calibrated"], abs=1e-4)
