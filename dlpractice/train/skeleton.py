@@ -30,10 +30,12 @@ from ..runs.ranks import Ranks, current, joined
 from ..runs.tasks import add_sums
 from ..track.loggers import LOGGERS
 from .device import choose_device
+from .grad_norms import settle_grad_norms
 from .progress import epoch_progress
 
 
 STOP = "\0stop"   # the key of the per-step stop flag among the sums added over ranks
+SETTLE_EVERY = 64   # steps whose deferred sums (EpochLoop.settle) one process holds at most
 
 
 class TrainingInterrupted(Exception):
@@ -88,29 +90,6 @@ def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor, ranks: Ran
                         share=ranks.share if w > 1 else None)
 
 
-def clip_grads(groups: list[list], max_norm: float) -> torch.Tensor:
-    """The total 2-norm of the groups' gradients before clipping; with `max_norm` > 0 (train.grad_clip) each group
-    scaled down to at most max_norm / groups (clip_grad_norm_). Called after backward, where DDP has averaged the
-    ranks' gradients. No GradScaler to unscale first: bf16 autocast keeps fp32's exponent range (no fp16 path)."""
-    measure = None if max_norm else getattr(torch.nn.utils, "get_total_norm", None)   # off: no multiply by 1
-    norms = [measure([p.grad for p in ps if p.grad is not None]) if measure else
-             torch.nn.utils.clip_grad_norm_(ps, max_norm / len(groups) or float("inf")) for ps in groups]
-    return torch.linalg.vector_norm(torch.stack(norms)) if len(norms) > 1 else norms[0]
-
-
-def note_grad_norm(t, key: str, norm: torch.Tensor) -> None:
-    """One step's gradient norm into the epoch's [sum, max, steps] of network `key` ("" for the only one)."""
-    s, v = t.grad_norms.setdefault(key, [0.0, 0.0, 0]), float(norm)
-    s[0], s[1], s[2] = s[0] + v, max(s[1], v), s[2] + 1
-
-
-def grad_norm_metrics(t, keys: tuple = ("",)) -> dict:
-    """grad_norm[_KEY]_mean / _max over the epoch's steps (NaN before its first), as training metrics."""
-    stats = {f"grad_norm_{k}_" if k else "grad_norm_": t.grad_norms.get(k, [0.0, float("nan"), 0]) for k in keys}
-    return {**{f"{n}mean": s / steps if steps else float("nan") for n, (s, _, steps) in stats.items()},
-            **{f"{n}max": most for n, (_, most, _) in stats.items()}}
-
-
 def check_ranks(cfg: RunConfig, world: int) -> None:
     """What `world` ranks cannot train, known from the config alone (the launcher asks before starting them)."""
     b = cfg.data.batch_size
@@ -141,6 +120,7 @@ def start_progress(t) -> None:
     t.epoch, t.batch, t.step = 1, 0, 0      # next epoch to run, batches done in it, steps done
     t.best_value, t.best_epoch, t.since_best = None, 0, 0
     t.train_sums, t.grad_norms = {}, {}   # the epoch's additive sums; its gradient norms (note_grad_norm)
+    t.pending_norms = {}   # the steps' gradient norms not yet in grad_norms (settle_grad_norms)
     t.steps_this_process = 0
     t.eval_seconds = {}   # the last epoch's evaluation time per split (timing.csv)
 
@@ -148,6 +128,7 @@ def start_progress(t) -> None:
 def progress_state(t) -> dict:
     """Where a trainer is (epoch, batch, step, running sums, best so far) and every RNG state: what a
     checkpoint needs besides weights and optimizers for an exact resume. Shared with the GAN loop."""
+    settle_grad_norms(t)
     rng = rng_state()
     ranks = {"rank_rng": t.ranks.gather(rng)} if t.ranks.world > 1 else {}   # every rank's dropout stream
     return {"epoch": t.epoch, "batch": t.batch, "step": t.step, "rng": rng, **ranks,
@@ -162,6 +143,7 @@ def restore_progress(t, ck: dict) -> None:
     t.best_value, t.best_epoch, t.since_best = ck["best_value"], ck["best_epoch"], ck["since_best"]
     t.train_sums = dict(ck["train_sums"])
     t.grad_norms = {k: list(v) for k, v in ck.get("grad_norms", {}).items()}   # none in older checkpoints
+    t.pending_norms = {}
     set_rng_state(ck["rng"])
     t.loader.augment_gen.set_state(ck["augment_rng"])
     saved = ck.get("rank_rng") or [ck["rng"]]
@@ -210,11 +192,24 @@ class EpochLoop:
     def after_epoch(self) -> None:
         """Anything to write once an epoch is logged (the GAN's sample grid)."""
 
+    def deferred_sums(self) -> list[dict]:
+        """The additive sums that steps since the last call left to compute later, one dict per step in order
+        (the supervised loop's task statistics); none by default."""
+        return []
+
+    def settle(self) -> None:
+        """Add the steps' deferred sums into the epoch's (each step's over the ranks, as `run_epoch` adds its
+        own), in step order: the figures are those of adding them in each step."""
+        for sums in self.deferred_sums():
+            add_sums(self.train_sums, self.ranks.sum_dict(sums) if self.ranks.world > 1 else sums)
+
     def run_epoch(self, stop: StopFlag) -> dict:
         self.train_mode()
         total = len(self.loader)
         bar = epoch_progress(self.loader.batches(self.epoch, self.batch), total, self.batch, self.epoch,
                              self.cfg.data.batch_size, self.cfg.log.progress and self.ranks.main)
+        # steps' deferred sums are added every SETTLE_EVERY steps (bounding what is held), each step over ranks
+        settle_every = SETTLE_EVERY if self.ranks.world == 1 else 1
         for xb, yb in bar:
             sums = self.step_sums(xb, yb)
             if self.ranks.world > 1:   # the global batch's sums; one rank's Ctrl-C stops all at this step
@@ -224,13 +219,17 @@ class EpochLoop:
             self.batch += 1
             self.step += 1
             self.steps_this_process += 1
+            if self.batch % settle_every == 0:
+                self.settle()
             crash_point("step")
             every = self.cfg.train.checkpoint_every
             if stop.set or (every and self.step % every == 0 and self.batch < total):
+                self.settle()
                 self.save("last")
             if stop.set:
                 raise TrainingInterrupted(f"stopped at epoch {self.epoch}, step {self.step}; "
                                           f"checkpoint saved. Resume with:\n  dlp train --resume {self.folder}")
+        self.settle()
         return self.train_metrics()
 
     def fit(self) -> Run:

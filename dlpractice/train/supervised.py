@@ -1,6 +1,7 @@
 """The supervised loop: one model, forward → loss → backward → step; validation picks the best epoch."""
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -16,15 +17,15 @@ from ..runs.checkpoint import load_checkpoint, load_weights
 from ..runs.global_bn import global_batchnorm
 from ..runs.evaluate import autocast, evaluate, evaluate_outputs, to_device
 from ..runs.folder import Run, versions, write_json
-from ..runs.tasks import TASKS, batch_sums
+from ..runs.tasks import TASKS
 from .calibrate import calibrated_args, calibrated_loss, fit_on_validation
 from .ema import averaged_copy, update_average
-from .optim import build_optimizer, build_schedule
+from .optim import RE_EVALUATES, build_optimizer, build_schedule
 from ..track.notice import slow_step
 from .probe import choose_speed, settings, speed_line
-from .skeleton import (EpochLoop, build_loggers, clip_grads, draw_figures, grad_norm_metrics, note_grad_norm,
-                       progress_state, rank_streams, restore_progress, seed_everything, start_progress,
-                       training_loader)
+from .grad_norms import clip_grads, grad_norm_metrics, note_grad_norm
+from .skeleton import (EpochLoop, build_loggers, draw_figures, progress_state, rank_streams, restore_progress,
+                       seed_everything, start_progress, training_loader)
 
 
 class Trainer(EpochLoop):
@@ -66,6 +67,7 @@ class Trainer(EpochLoop):
         # With train.ema > 0 a moving average of the weights is what is evaluated, chosen and saved.
         self.averaged = averaged_copy(self.model) if cfg.train.ema else None
         self.loader = training_loader(cfg, tr.x, tr.y, self.ranks)
+        self.pending = []   # (output, target) of steps whose task sums are not yet added (deferred_sums)
         self.opt = build_optimizer(cfg.optim, self.model.parameters())
         self.weight = 1.0   # this rank's share of the global batch × ranks: its loss's weight in the step
         self.sched = build_schedule(cfg.schedule, self.opt, cfg.train.epochs, len(self.loader))
@@ -126,31 +128,41 @@ class Trainer(EpochLoop):
                             "train the run again") from None
 
     # -- the loop ------------------------------------------------------------------------------
+    def forward_backward(self, xb, yb, first: bool = True):
+        """Forward, loss, backward and clipping: the step up to the optimizer's update (`first`: the step's
+        own evaluation, whose gradient norm is logged — LBFGS evaluates again inside its step)."""
+        self.opt.zero_grad(set_to_none=True)
+        with autocast(self.cfg, self.device):
+            out = self.net(xb)
+        loss = self.task.loss(out, yb, self.cfg.train.label_smoothing)
+        # DDP averages the ranks' gradients; weighting each by its share keeps that the global mean's
+        (loss * self.weight if self.weight != 1.0 else loss).backward()
+        # Clipped after backward (where DDP has averaged the ranks' gradients); bf16 needs no GradScaler.
+        norm = clip_grads(self.grad_groups, self.cfg.train.grad_clip)
+        if first:
+            note_grad_norm(self, "", norm)
+        return out, loss
+
     def train_step(self, xb, yb):
-        """One optimizer step through a closure, so LBFGS (which re-evaluates) uses the same loop."""
-        out_box = {}
+        """One optimizer step: forward and backward, then the update — through a closure for an optimizer that
+        re-evaluates the loss (LBFGS), so every optimizer uses the same loop."""
+        if self.cfg.optim.name in RE_EVALUATES:
+            box = {}
 
-        def closure():
-            self.opt.zero_grad(set_to_none=True)
-            with autocast(self.cfg, self.device):
-                out = self.net(xb)
-            loss = self.task.loss(out, yb, self.cfg.train.label_smoothing)
-            # DDP averages the ranks' gradients; weighting each by its share keeps that the global mean's
-            (loss * self.weight if self.weight != 1.0 else loss).backward()
-            # Clipped here, after backward (where DDP has averaged the ranks' gradients) and inside the closure
-            # (LBFGS's re-evaluations too); the first evaluation's norm is logged. bf16 needs no GradScaler.
-            norm = clip_grads(self.grad_groups, self.cfg.train.grad_clip)
-            if "out" not in out_box:
-                note_grad_norm(self, "", norm)
-            out_box.setdefault("out", out)
-            out_box.setdefault("loss", loss)
-            return loss
+            def closure():
+                out, loss = self.forward_backward(xb, yb, first=not box)
+                box.setdefault("out", (out, loss))
+                return loss
 
-        self.opt.step(closure)
+            self.opt.step(closure)
+            out, loss = box["out"]
+        else:   # no closure: its call and enable_grad cost ~1% of a small CNN's step
+            out, loss = self.forward_backward(xb, yb)
+            self.opt.step()
         if self.averaged is not None:
             update_average(self.averaged, self.model, self.cfg.train.ema, self.step)
         self.sched.step()
-        return out_box["out"], out_box["loss"]
+        return out, loss
 
     def train_mode(self) -> None:
         self.model.train()
@@ -173,14 +185,23 @@ class Trainer(EpochLoop):
                             f"examples in batches of {self.cfg.data.batch_size}); use data.limit_train ≥ 2 and a "
                             "data.batch_size that leaves more than one example for the last batch, or a model "
                             "without BatchNorm") from None
-        if not torch.isfinite(loss):  # one line with the likely cause (.item(): no autograd warning)
+        value = loss.item()   # one read of the loss: the check below and the epoch's sums
+        if not math.isfinite(value):  # one line with the likely cause
             o = self.cfg.optim
             why = input_trouble(xb, self.data.splits["train"].x, self.data.meta.get("features"))
             if why is None and o.weight_decay >= 1:
                 why = f"optim.weight_decay = {o.weight_decay:g} is huge (typical: 1e-4 to 1e-2); lower it"
-            raise UserError(f"loss became {loss.item()} at epoch {self.epoch} step {self.step + 1}: "
+            raise UserError(f"loss became {value} at epoch {self.epoch} step {self.step + 1}: "
                             f"{why or f'the steps are too large: lower optim.lr (now {o.lr:g})'}")
-        return batch_sums(self.task, out, yb, loss)
+        self.pending.append((out.detach(), yb))   # the task's own sums later (deferred_sums)
+        return {"n": float(len(yb)), "loss": value * len(yb)}
+
+    def deferred_sums(self) -> list[dict]:
+        """The task's sums (a classifier's correct count, ...) of each step since the last call. Computed here,
+        a few dozen steps at a time, rather than in each step, where their handful of small operations cost
+        ~2% of a small CNN's step (docs/BENCHMARKS.md)."""
+        done, self.pending = self.pending, []
+        return [self.task.stats(out, y) for out, y in done]
 
     def train_metrics(self) -> dict:
         return {**self.task.finish(self.train_sums), **grad_norm_metrics(self)}

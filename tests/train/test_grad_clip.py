@@ -13,6 +13,7 @@ import torch
 from dlpractice.cli import main
 from dlpractice.config import load_config
 from dlpractice.runs.metrics import read_metrics
+from dlpractice.train.grad_norms import settle_grad_norms
 
 from conftest import CtrlCAfterEpoch1, one_line
 
@@ -40,6 +41,7 @@ def test_one_sgd_step_is_lr_times_the_clipped_gradient(tmp_path, clip, members):
     grads = _by_hand(t, xb, yb)
     before = [p.detach().clone() for p in t.model.parameters()]
     t.step_sums(xb, yb)
+    settle_grad_norms(t)   # the step keeps its norm as tensors until then
     total = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
     assert t.grad_norms[""] == [pytest.approx(float(total), rel=1e-5)] * 2 + [1]   # sum, max, steps
     per = len(grads) // members   # each member's parameters in turn, clipped to grad_clip / members
@@ -120,6 +122,7 @@ def test_gan_players_are_clipped_each_on_its_own():
     t = _gan(1e-3)
     before = {n: [p.detach().clone() for p in m.parameters()] for n, m in (("g", t.g), ("d", t.d))}
     t.train_step(torch.rand(16, 1, 28, 28) * 2 - 1)
+    settle_grad_norms(t)
     for n, m in (("g", t.g), ("d", t.d)):
         step = torch.linalg.vector_norm(torch.cat([(b - p.detach()).flatten() for b, p in zip(before[n], m.parameters())]))
         assert float(step) == pytest.approx(0.1 * 1e-3, rel=1e-3)   # lr × grad_clip: each player's own bound
