@@ -170,3 +170,14 @@ def test_openmp_waits_briefly_unless_the_user_says(user, expect):
     code = "import os, dlpractice; print(os.environ['OMP_WAIT_POLICY'], os.environ['GOMP_SPINCOUNT'])"
     out = subprocess.run([sys.executable, "-c", code], env={**env, **user}, capture_output=True, text=True, check=True)
     assert out.stdout.split() == expect.split()
+
+
+def test_compile_auto_needs_a_clear_gain_timed_beside_an_eager_copy():
+    long = 100_000   # steps: any real saving repays the compile
+    # the eager step timed beside the compiled one decides, not the layout probe's (timed after a switch)
+    off, why = probe._compile_worth({"compiled_ms": 43.4, "eager_ms": 44.0, "compile_s": 45.0}, 0.0557, long)
+    assert off == "off" and "not 5% faster" in why
+    on, why = probe._compile_worth({"compiled_ms": 30.0, "eager_ms": 40.0, "compile_s": 45.0}, 0.040, long)
+    assert on == "on" and "save 1000 s of a 45 s compile" in why
+    # a gain that does not repay the compile within the run
+    assert probe._compile_worth({"compiled_ms": 37.5, "eager_ms": 40.0, "compile_s": 45.0}, 0.040, 8_000)[0] == "off"
