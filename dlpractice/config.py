@@ -66,7 +66,7 @@ class DataConfig:
                          open_max=True)
     batch_size: int = _f(128, "examples per training step", min=1, max=BIG)
     eval_batch_size: int = _f(1024, "examples per evaluation step (no gradients, so larger)", min=1, max=BIG)
-    augment: list = _f([], "batched augmentations: 'crop' (random crop, pad 2), 'flip' (horizontal)")
+    augment: list = _f([], "batched: 'crop' (pad 2), 'flip' (horizontal), 'erase' (a noise rectangle on half)")
     limit_train: int = _f(0, "use only N training examples, drawn with split_seed (0: all); for quick checks",
                           min=0, max=MAX_STEPS)
     options: dict = _f({}, "dataset-specific options (e.g. file paths, columns)")

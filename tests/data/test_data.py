@@ -8,7 +8,7 @@ import torch
 from dlpractice.config import DataConfig
 from dlpractice.data import DATASETS, load_dataset, paths
 from dlpractice.data.idx import read_idx
-from dlpractice.data.loader import TensorLoader, random_crop, random_flip
+from dlpractice.data.loader import TensorLoader, random_crop, random_erase, random_flip
 from dlpractice.data.vision import DEBIAN_FASHION
 from dlpractice.errors import UserError
 
@@ -92,3 +92,21 @@ def test_tensor_loader_order_and_augment():
     assert random_crop(img, g).shape == img.shape and random_flip(img, g).shape == img.shape
     # a crop with zero offset range is the identity
     assert torch.equal(random_crop(img, g, pad=0), img)
+
+
+def test_random_erase_puts_one_rectangle_of_noise_on_about_half_the_images():
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((2000, 1, 28, 28), 7.0)                  # no noise value is exactly 7
+    out = random_erase(x, g)
+    erased = out != 7.0                                      # (N, 1, H, W)
+    hit = erased.flatten(1).any(1)
+    assert 0.45 < hit.float().mean() < 0.55                  # p = 0.5
+    area = erased.flatten(1).float().mean(1)[hit]
+    assert area.min() >= 0.015 and area.max() <= 0.42       # 2–40% of the pixels (sides rounded to whole pixels)
+    for m in erased[hit][:200, 0]:                           # each erased region is one full rectangle
+        rows, cols = m.any(1).nonzero().flatten(), m.any(0).nonzero().flatten()
+        assert m[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all() and m.sum() == len(rows) * len(cols)
+    assert out[hit].std() > 0.5 and torch.equal(out[~hit], x[~hit])    # noise inside, the rest untouched
+    again = random_erase(x, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)                           # drawn from the loader's generator alone
+    assert torch.equal(random_erase(x[:50], g, p=0.0), x[:50])
