@@ -198,12 +198,13 @@ def main() -> None:
         best = max(hands, key=med.get)
         print(f"\n{model} on {cfg.data.dataset}, {len(setup[1].splits['train']):,} training examples, "
               f"{a.rounds} round(s); dlp chose {how}")
-        print("| loop | examples/s (median) | vs textbook | vs best hand loop | test accuracy |")
-        print("|---|---:|---:|---:|---:|")
+        print("| loop | examples/s (median) | per round | vs textbook | vs best hand loop | test accuracy |")
+        print("|---|---:|---|---:|---:|---:|")
         for k in med:
             mark = " (best hand)" if k == best else ""
-            print(f"| {k}{mark} | {med[k]:,.0f} | {med[k] / med['textbook']:.2f}× | {med[k] / med[best]:.2f}× | "
-                  f"{statistics.median(acc[k]):.4f} |")
+            rounds = ", ".join(f"{v / 1000:.1f}k" for v in speed[k])
+            print(f"| {k}{mark} | {med[k]:,.0f} | {rounds} | {med[k] / med['textbook']:.2f}× | "
+                  f"{med[k] / med[best]:.2f}× | {statistics.median(acc[k]):.4f} |")
 
 
 if __name__ == "__main__":
