@@ -53,7 +53,7 @@ def _difference(cls, kw) -> float:
             q.grad = p.grad.clone()
         oa.step()
         ob.step()
-    return max(float((p - q).abs().max()) for p, q in zip(a, b))
+    return max(float((p - q).detach().abs().max()) for p, q in zip(a, b))
 
 
 def main() -> None:
