@@ -96,8 +96,8 @@ class TensorLoader:
             part = self.share(len(sel)) if self.share is not None else None
             if part is not None and not self.augments:   # only this rank's examples are gathered
                 sel, part = sel[part], None
-            # index_select: the same rows as x[sel] in less than half the time (40 against 90 µs a batch of 128
-            # Fashion-MNIST images), which a small CNN's step notices
+            # index_select: the same rows as x[sel] in less than half the time (40 against 110 µs a batch of 128
+            # Fashion-MNIST images: bench/step_costs.py gather), which a small CNN's step notices
             xb, yb = self.x.index_select(0, sel), self.y.index_select(0, sel)
             for aug in self.augments:
                 xb = aug(xb, self.augment_gen)

@@ -25,7 +25,7 @@ def norm_of(parts: list[torch.Tensor]) -> torch.Tensor:
 
 def note_grad_norm(t, key: str, parts: list[torch.Tensor]) -> None:
     """One step's gradient norm (`clip_grads`'s parts) for network `key` ("" for the only one), kept as tensors
-    until `settle_grad_norms`: reading it in the step cost ~100 µs of a 4 ms step (docs/BENCHMARKS.md)."""
+    until `settle_grad_norms`: reading it in the step cost ~2% of a small CNN's step (bench/step_costs.py)."""
     t.pending_norms.setdefault(key, []).append(parts)
 
 

@@ -74,8 +74,8 @@ def check_optim_args(name: str, cls: type, args: dict) -> dict:
 
 
 # Devices whose fused optimizer kernels (one pass over every parameter) the loop uses unless optim.args says
-# otherwise: on a 2-core CPU a fused SGD step takes 36 µs against the per-parameter loop's 74 µs (course_cnn), a
-# fused Adam 0.3 ms against 2.9 ms (Otto's 1024-512 MLP): bench/optim_step.py, docs/BENCHMARKS.md.
+# otherwise: on a 2-core CPU a fused SGD step takes 30 µs against the per-parameter loop's 57 µs (course_cnn), a
+# fused Adam 0.2 ms against 3.8 ms (Otto's 1024-512 MLP): bench/optim_step.py, docs/BENCHMARKS.md.
 _FUSED_DEVICES = ("cpu", "cuda")
 
 

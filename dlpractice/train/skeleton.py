@@ -31,6 +31,7 @@ from ..runs.tasks import add_sums
 from ..track.loggers import LOGGERS
 from .device import choose_device
 from .grad_norms import settle_grad_norms
+from .optim import RE_EVALUATES
 from .progress import epoch_progress
 
 
@@ -80,6 +81,9 @@ def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor, ranks: Ran
     unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
     if unknown:
         raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
+    if cfg.data.augment and x.dim() != 4:   # images only: batches of N × C × H × W
+        raise UserError(f"data.augment = {list(cfg.data.augment)} works on images, but data set '{cfg.data.dataset}' "
+                        f"gives {x.dim()}-D examples; use --set data.augment=[]")
     b, n, w = cfg.data.batch_size, len(x), ranks.world
     check_ranks(cfg, w)
     if w > 1 and 0 < n % b < w:
@@ -96,9 +100,9 @@ def check_ranks(cfg: RunConfig, world: int) -> None:
     if world > 1 and b < world:
         raise UserError(f"data.batch_size = {b} is the global batch, shared by {world} ranks: fewer examples than "
                         f"ranks; use data.batch_size ≥ {world} or fewer processes (--nproc)")
-    if world > 1 and cfg.optim.name == "lbfgs":
-        raise UserError("optim.name = lbfgs runs on one process: its line search re-evaluates the loss, which "
-                        "each rank would see differently; use --nproc 1 or another optimizer")
+    if world > 1 and cfg.optim.name in RE_EVALUATES:
+        raise UserError(f"optim.name = {cfg.optim.name} runs on one process: its line search re-evaluates the loss, "
+                        "which each rank would see differently; use --nproc 1 or another optimizer")
 
 
 def build_loggers(cfg: RunConfig, loggers=None, ranks: Ranks | None = None) -> list:
@@ -198,8 +202,7 @@ class EpochLoop:
         return []
 
     def settle(self) -> None:
-        """Add the steps' deferred sums into the epoch's (each step's over the ranks, as `run_epoch` adds its
-        own), in step order: the figures are those of adding them in each step."""
+        """Add the steps' deferred sums into the epoch's, in step order (each over the ranks), as each step would."""
         for sums in self.deferred_sums():
             add_sums(self.train_sums, self.ranks.sum_dict(sums) if self.ranks.world > 1 else sums)
 
@@ -208,8 +211,7 @@ class EpochLoop:
         total = len(self.loader)
         bar = epoch_progress(self.loader.batches(self.epoch, self.batch), total, self.batch, self.epoch,
                              self.cfg.data.batch_size, self.cfg.log.progress and self.ranks.main)
-        # steps' deferred sums are added every SETTLE_EVERY steps (bounding what is held), each step over ranks
-        settle_every = SETTLE_EVERY if self.ranks.world == 1 else 1
+        settle_every = SETTLE_EVERY if self.ranks.world == 1 else 1   # over ranks: each step's sums at once
         for xb, yb in bar:
             sums = self.step_sums(xb, yb)
             if self.ranks.world > 1:   # the global batch's sums; one rank's Ctrl-C stops all at this step

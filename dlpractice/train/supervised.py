@@ -156,7 +156,7 @@ class Trainer(EpochLoop):
 
             self.opt.step(closure)
             out, loss = box["out"]
-        else:   # no closure: its call and enable_grad cost ~1% of a small CNN's step
+        else:   # no closure: nothing calls the loss again
             out, loss = self.forward_backward(xb, yb)
             self.opt.step()
         if self.averaged is not None:
@@ -199,7 +199,7 @@ class Trainer(EpochLoop):
     def deferred_sums(self) -> list[dict]:
         """The task's sums (a classifier's correct count, ...) of each step since the last call. Computed here,
         a few dozen steps at a time, rather than in each step, where their handful of small operations cost
-        ~2% of a small CNN's step (docs/BENCHMARKS.md)."""
+        ~1.5% of a small CNN's step (bench/step_costs.py)."""
         done, self.pending = self.pending, []
         return [self.task.stats(out, y) for out, y in done]
 

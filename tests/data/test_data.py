@@ -110,3 +110,15 @@ def test_random_erase_puts_one_rectangle_of_noise_on_about_half_the_images():
     again = random_erase(x, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)                           # drawn from the loader's generator alone
     assert torch.equal(random_erase(x[:50], g, p=0.0), x[:50])
+
+
+@pytest.mark.parametrize("augment", ["crop", "erase"])
+def test_image_augmentations_on_table_rows_are_one_line_before_any_file(tmp_path, capsys, augment):
+    from conftest import one_line
+    from dlpractice.cli import main
+    out = tmp_path / "run"
+    code = main(["train", "--set", "data.dataset=breast-cancer", "--set", "model.name=logistic", "--set",
+                 "train.epochs=1", "--set", f"data.augment=['{augment}']", "--out", str(out)])
+    one_line(capsys, code, f"data.augment = ['{augment}'] works on images", "'breast-cancer' gives 2-D examples",
+             "--set data.augment=[]")
+    assert not out.exists()

@@ -1,0 +1,153 @@
+"""Where a small CNN's training step spends its time inside `dlp train` (issue 20), four measurements:
+
+  segments  one Trainer step cut into forward, backward, gradient norm, optimizer and the step's bookkeeping,
+            each timed with perf_counter inside the loop, against the same calls timed alone in a tight loop;
+  gather    a batch of 128 Fashion-MNIST images gathered by advanced indexing (`x[sel]`) and by `index_select`;
+  epoch     `dlp train` (one epoch, its steps timed one by one) against a hand loop of the same layout, order and
+            optimizer, alternating: examples/s, the sum of step times, the time outside the steps;
+  compile   `torch.compile` of VGG-13-BN w0.25 against the eager model, bf16 NHWC, 5 steps after a warm step.
+
+    DLP_DATA_DIR=../shared/data python bench/step_costs.py [segments|gather|epoch|compile ...] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dlpractice  # noqa: F401  (its OpenMP wait policy, as for `dlp`)
+import torch
+
+from dlpractice.config import load_config
+from dlpractice.runs.evaluate import autocast, to_device
+from dlpractice.train.grad_norms import clip_grads, note_grad_norm
+from dlpractice.train.supervised import Trainer
+
+SETS = ["model.name=course_cnn", "data.dataset=fashion-mnist", "train.epochs=1", "log.progress=false",
+        "log.loggers=['csv']", "train.eval_test=false", "train.precision=bf16", "train.channels_last=true",
+        "train.compile=off", "data.batch_size=128"]
+
+
+def _alone(f, n: int = 2000) -> float:
+    for _ in range(50):
+        f()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def segments(rounds: int) -> None:
+    t = Trainer(load_config(overrides=[*SETS, "data.limit_train=25600"]), Path(tempfile.mkdtemp()) / "r", loggers=[])
+    t.train_mode()
+    seg: dict[str, list[float]] = {}
+    pc = time.perf_counter
+    for _ in range(rounds):
+        for xb, yb in t.loader.batches(1, 0):
+            a = pc()
+            xb, yb = to_device(xb, yb, t.device, t.cfg)
+            t.opt.zero_grad(set_to_none=True)
+            with autocast(t.cfg, t.device):
+                out = t.net(xb)
+            loss = t.task.loss(out, yb, 0.0)
+            b = pc()
+            loss.backward()
+            c = pc()
+            parts = clip_grads(t.grad_groups, 0.0)
+            norm = float(torch.linalg.vector_norm(torch.stack(parts)))
+            d = pc()
+            t.opt.step()
+            e = pc()
+            t.sched.step()
+            value = loss.item()
+            correct = float((out.detach().argmax(1) == yb).sum())
+            f = pc()
+            for k, dt in zip(("forward", "backward", "gradient norm (read each step)", "optimizer",
+                              "schedule, loss and accuracy (read each step)"), (b - a, c - b, d - c, e - d, f - e)):
+                seg.setdefault(k, []).append(dt * 1e6)
+    del norm, value, correct
+    grads = [p.grad for p in t.model.parameters()]
+    alone = {"gradient norm (read each step)": _alone(lambda: float(torch.linalg.vector_norm(
+        torch.stack(torch._foreach_norm(grads))))),
+             "schedule, loss and accuracy (read each step)": _alone(lambda: (t.sched.step(), loss.item(), float(
+                 (out.detach().argmax(1) == yb).sum())))}
+    print(f"course_cnn bf16 NHWC, {torch.get_num_threads()} threads: median µs of each piece inside the loop "
+          "(alone in a tight loop)")
+    for k, v in seg.items():
+        print(f"  {k:46s} {statistics.median(v):8.1f}" + (f"   ({alone[k]:.1f} alone)" if k in alone else ""))
+
+
+def gather(rounds: int) -> None:
+    x, y = torch.rand(54000, 1, 28, 28), torch.randint(0, 10, (54000,))
+    idx = torch.randperm(54000)
+    ways = {"x[sel]": lambda s: (x[s], y[s]), "index_select": lambda s: (x.index_select(0, s), y.index_select(0, s))}
+    got = {k: [] for k in ways}
+    for _ in range(rounds):
+        for k, f in ways.items():
+            t0 = time.perf_counter()
+            for i in range(0, 54000, 128):
+                f(idx[i:i + 128])
+            got[k].append((time.perf_counter() - t0) / 422 * 1e6)
+    for k, v in got.items():
+        print(f"  gather by {k:14s} {statistics.median(v):6.1f} µs a batch of 128")
+
+
+def epoch(rounds: int) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import speed   # bench/speed.py: its config, data and hand loop
+    cfg = speed._cfg("course_cnn", 0)
+    setup = speed._setup(cfg)
+    steps: list[float] = []
+    plain = Trainer.step_sums
+
+    def timed(self, xb, yb):
+        t0 = time.perf_counter()
+        out = plain(self, xb, yb)
+        steps.append(time.perf_counter() - t0)
+        return out
+
+    for r in range(rounds):
+        steps.clear()
+        Trainer.step_sums = timed
+        try:
+            rate = speed._dlp(cfg, setup)[0]
+        finally:
+            Trainer.step_sums = plain
+        n = 54016
+        print(f"  round {r + 1}: dlp train {rate:,.0f} examples/s, steps {sum(steps):.2f} s, outside them "
+              f"{n / rate - sum(steps):.2f} s", end="; ")
+        print(f"hand loop (bf16 NHWC) {speed._hand_or_textbook(cfg, setup, False, 'bf16', True)[0]:,.0f} examples/s")
+
+
+def compiled(rounds: int) -> None:
+    from dlpractice.models import MODELS, build_model
+    from dlpractice.runs.tasks import TASKS
+    from dlpractice.train.probe import _Candidate
+    spec = MODELS.get("vgg13_bn")
+    torch.manual_seed(0)
+    m = build_model(spec.name, spec.resolve_args({"num_classes": 10, "in_channels": 1, "size": 28}, {"width": 0.25}))
+    xb, yb = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
+    args = (xb, yb, TASKS.get("classification"), torch.device("cpu"))
+    eager, comp = _Candidate(m, "bf16", True, *args), _Candidate(m, "bf16", True, *args)
+    comp.fn = torch.compile(comp.model)
+    comp.step()
+    for _ in range(rounds):
+        print(f"  ms a step: eager {eager.timed(5) * 1000:.1f}, compiled {comp.timed(5) * 1000:.1f}")
+
+
+def main() -> None:
+    runs = {"segments": segments, "gather": gather, "epoch": epoch, "compile": compiled}
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", nargs="*", default=list(runs), choices=list(runs))
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    for w in a.what:
+        print(f"# {w}")
+        runs[w](a.rounds)
+
+
+if __name__ == "__main__":
+    main()
