@@ -98,7 +98,7 @@ def build_optimizer(cfg: OptimConfig, params) -> torch.optim.Optimizer:
           **_fused(cls, params, args), **args}
     try:
         return cls(params, **kw)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError) as e:   # RuntimeError: fused and foreach both true
         raise UserError(f"optimizer '{cfg.name}' rejects its settings {kw}: {e}") from None
 
 

@@ -51,3 +51,10 @@ def test_fused_steps_follow_the_per_parameter_loop(name):
             o.step()
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_settings_torch_refuses_together_are_one_line():
+    from dlpractice.errors import UserError
+    with pytest.raises(UserError, match=r"optimizer 'adam' rejects its settings .*`fused` and `foreach` cannot be "
+                                        r"`True` together"):
+        _opt("optim.name=adam", "optim.args={fused = true, foreach = true}")
