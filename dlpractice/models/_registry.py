@@ -12,11 +12,12 @@ from torch import nn
 from ..errors import UserError
 from ..registry import Registry
 from .calibration import Tempered
-from .ensemble import Ensemble, FlipAverage
+from .ensemble import Ensemble, ViewAverage
 
 
 # Tasks whose models may be ensembles (`model.args.members = N`): outputs are class logits to average.
 ENSEMBLE_TASKS = ("classification", "sequence_classification")
+MAX_SHIFT = 8   # pixels of model.args.shift_average: a view moved further has lost what it shows
 
 
 @dataclass
@@ -31,12 +32,12 @@ class ModelSpec:
 
     def accepts(self) -> set[str]:
         """The builder's arguments, plus the averaging wrappers of models/ensemble.py: `members` for
-        classifiers, `flip_average` for image classifiers."""
+        classifiers, `flip_average` and `shift_average` for image classifiers."""
         own = set(inspect.signature(self.build).parameters)
         if self.task in ENSEMBLE_TASKS:
             own.add("members")
             if self.input == "image":
-                own.add("flip_average")
+                own.update(("flip_average", "shift_average"))
         return own
 
     def resolve_args(self, meta: dict, user: dict, where: str = "model.args") -> dict:
@@ -137,22 +138,24 @@ def check_image(num_classes, in_channels, input_size=None, smallest: int = 1, la
 
 
 def build_model(name: str, args: dict) -> nn.Module:
-    """The registered model `name` built with `args`; `flip_average` wraps it in FlipAverage, `members` = N ≥ 2
-    makes an ensemble of N copies, and `members` = a list of tables an ensemble of one member per table, each
-    built with `args` updated by its table (e.g. [{hidden = [1024, 512]}, {hidden = [1024, 512, 256]}]);
+    """The registered model `name` built with `args`; `flip_average` and `shift_average` wrap it in ViewAverage,
+    `members` = N ≥ 2 makes an ensemble of N copies, and `members` = a list of tables an ensemble of one member
+    per table, each built with `args` updated by its table (e.g. [{hidden = [1024, 512]}, {hidden = [1024, 512, 256]}]);
     `calibrated` (train.calibrate) puts the whole inside Tempered."""
     spec = MODELS.get(name)
     args = dict(args)
-    members, flip = args.pop("members", 1), args.pop("flip_average", False)
+    members, flip, shift = args.pop("members", 1), args.pop("flip_average", False), args.pop("shift_average", 0)
     calibrated = args.pop("calibrated", False)   # train.calibrate's wrapper, set by the trainer (not model.args)
     shapes = member_args(spec, members, args)
     check_flag("model.args.flip_average", flip)
+    check_count("model.args.shift_average", shift, 0, "pixels each averaged view is moved by; 0: none",
+                most=MAX_SHIFT)
     try:
         built = [spec.build(**a) for a in shapes]
     except TypeError as e:
         raise UserError(f"model '{name}' cannot be built with arguments {args}: {e}") from None
-    if flip:
-        built = [FlipAverage(m) for m in built]
+    if flip or shift:
+        built = [ViewAverage(m, flip, shift) for m in built]
     model = built[0] if len(built) == 1 else Ensemble(built)
     return Tempered(model) if calibrated else model
 
@@ -167,7 +170,7 @@ def member_args(spec: ModelSpec, members, args: dict) -> list[dict]:
     if not 2 <= len(members) <= MAX_MEMBERS:
         raise UserError(f"model.args.members as a list needs 2 to {MAX_MEMBERS} tables (one per member), "
                         f"got {len(members)}")
-    own = spec.accepts() - {"members", "flip_average"}   # a member is one network, not another wrapper
+    own = spec.accepts() - {"members", "flip_average", "shift_average"}   # a member is one network, not another wrapper
     shapes = []
     for i, m in enumerate(members):
         if not isinstance(m, dict):

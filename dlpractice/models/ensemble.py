@@ -1,5 +1,6 @@
-"""Prediction averaging for classifiers: ensembles of copies (`model.args.members`) and mirror-image
-averaging (`model.args.flip_average`), both averaging class probabilities in eval mode only.
+"""Prediction averaging for classifiers: ensembles of copies (`model.args.members`) and averaging over
+mirrored and shifted views (`model.args.flip_average`, `shift_average`), both averaging class probabilities in
+eval mode only.
 
 An ensemble of independently initialised copies of one classifier, trained side by side in the one loop.
 
@@ -20,6 +21,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def mean_probability_logits(logits: torch.Tensor) -> torch.Tensor:
@@ -40,19 +42,33 @@ class Ensemble(nn.Module):
         return mean_probability_logits(logits)                         # (B, classes)
 
 
-class FlipAverage(nn.Module):
-    """An image classifier whose eval-mode prediction is the mean class probability of the image and its
-    left-right mirror (test-time augmentation; Krizhevsky et al. 2012 averaged crops and their mirrors).
-    Training mode is the plain model: the mirrors a network sees in training come from `data.augment`.
-    Only for data whose labels survive a horizontal flip (clothes, most photos; not digits or text)."""
+class ViewAverage(nn.Module):
+    """An image classifier whose eval-mode prediction is the mean class probability over views of each image
+    (test-time augmentation; Krizhevsky et al. 2012 averaged crops and their mirrors): with `flip`, the image
+    and its left-right mirror (`model.args.flip_average`); with `shift` = s > 0, also each of those moved s
+    pixels up, down, left and right, the edge filled with zeros as `data.augment`'s crops pad
+    (`model.args.shift_average`). 2 × 5 views cost ten forward passes a prediction.
+    Training mode is the plain model: the views a network sees in training come from `data.augment`.
+    Mirrors only for data whose labels survive a horizontal flip (clothes, most photos; not digits or text)."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, flip: bool = True, shift: int = 0):
         super().__init__()
-        self.model = model
+        self.model, self.flip, self.shift = model, flip, shift
+
+    def views(self, x: torch.Tensor) -> list[torch.Tensor]:
+        bases = [x, x.flip(-1)] if self.flip else [x]
+        s = self.shift
+        if not s:
+            return bases
+        h, w = x.shape[-2:]
+        out = list(bases)
+        for b in bases:
+            padded = F.pad(b, (s, s, s, s))
+            for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s)):
+                out.append(padded[..., s + dy:s + dy + h, s + dx:s + dx + w])
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             return self.model(x)
-        return mean_probability_logits(torch.stack([self.model(x), self.model(x.flip(-1))]))
-
-
+        return mean_probability_logits(torch.stack([self.model(v) for v in self.views(x)]))

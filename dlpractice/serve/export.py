@@ -31,7 +31,7 @@ from torch import nn
 from ..errors import UserError
 from ..inputs import INPUT_KINDS
 from ..models.calibration import Tempered
-from ..models.ensemble import Ensemble, FlipAverage
+from ..models.ensemble import Ensemble, ViewAverage
 from ..models.rnn import SequenceClassifier
 from ..registry import Registry
 
@@ -109,7 +109,7 @@ def _tempered(m: Tempered) -> Tempered:
 EXPORT_FORMS: dict[type, Callable[[nn.Module], nn.Module]] = {
     SequenceClassifier: PaddedRecurrent,
     Ensemble: lambda m: Ensemble([exportable(x) for x in m.members]),
-    FlipAverage: lambda m: FlipAverage(exportable(m.model)),
+    ViewAverage: lambda m: ViewAverage(exportable(m.model), m.flip, m.shift),
     Tempered: _tempered,
 }
 

@@ -142,7 +142,7 @@ def test_fashion_best_quick(tmp_path):
     """The 15-minute recipe, 1 epoch on 3,000 images: it learns, and the run's model averages each image
     with its mirror — the saved model, the lesson's figure and `dlp evaluate` agree."""
     from dlpractice.lessons import run_lesson
-    from dlpractice.models.ensemble import FlipAverage
+    from dlpractice.models.ensemble import ViewAverage
     from dlpractice.runs.predictor import Predictor
 
     from conftest import require_data
@@ -151,7 +151,7 @@ def test_fashion_best_quick(tmp_path):
     result, folder, ok = require_data(lambda: run_lesson("fashion_best", short, tmp_path / "best", quick=True))
     assert result["test_accuracy"] >= 0.6                                  # chance: 0.1
     pred = Predictor(folder)
-    assert isinstance(pred.model, FlipAverage)
+    assert isinstance(pred.model, ViewAverage)
     summary = json.loads((folder / "summary.json").read_text())   # the validation split: 10× quicker than test
     assert pred.evaluate("val")["accuracy"] == pytest.approx(summary["best_val"]["accuracy"], abs=SAME_MODEL)
     assert (folder / "misclassified.png").is_file() and (folder / "per_class.json").is_file()
@@ -162,13 +162,13 @@ def test_time_to_accuracy_lesson_quick(tmp_path):
     16/64-channel lenet_fast learns (0.82 on this machine; chance 0.1) and predicts with mirror averaging."""
     lesson = "fashion_fast"
     from dlpractice.lessons import run_lesson
-    from dlpractice.models.ensemble import FlipAverage
+    from dlpractice.models.ensemble import ViewAverage
     from dlpractice.runs.predictor import Predictor
 
     from conftest import require_data
     result, folder, ok = require_data(lambda: run_lesson(lesson, ["train.threads=1"], tmp_path / lesson, quick=True))
     assert result["test_accuracy"] >= 0.75
-    assert isinstance(Predictor(folder).model, FlipAverage)
+    assert isinstance(Predictor(folder).model, ViewAverage)
 
 
 @pytest.mark.parametrize("lesson", ["lecture11", "zoo_alexnet", "zoo_vgg", "zoo_googlenet", "zoo_resnet18",

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from dlpractice.errors import UserError
 from dlpractice.models import MODELS, build_model
-from dlpractice.models.ensemble import Ensemble, FlipAverage
+from dlpractice.models.ensemble import Ensemble, ViewAverage
 from dlpractice.runs.tasks import TASKS
 
 
@@ -91,7 +91,7 @@ def test_members_is_only_for_classifiers():
 def test_flip_average_predicts_the_mean_of_image_and_mirror():
     torch.manual_seed(0)
     m = build_model("lenet_bn", {"num_classes": 10, "flip_average": True})
-    assert isinstance(m, FlipAverage)
+    assert isinstance(m, ViewAverage)
     x = torch.randn(4, 1, 28, 28)
     m.train()
     assert torch.equal(m(x), m.model(x))                  # training: the plain network
@@ -101,11 +101,33 @@ def test_flip_average_predicts_the_mean_of_image_and_mirror():
         assert torch.allclose(m(x).softmax(-1), want, atol=1e-6)
         assert torch.allclose(m(x), m(x.flip(-1)), atol=1e-5)   # a mirror gets the same answer
     both = build_model("lenet_bn", {"num_classes": 10, "flip_average": True, "members": 2})
-    assert isinstance(both, Ensemble) and all(isinstance(x, FlipAverage) for x in both.members)
+    assert isinstance(both, Ensemble) and all(isinstance(x, ViewAverage) for x in both.members)
+
+
+def test_shift_average_predicts_the_mean_over_moved_views():
+    torch.manual_seed(0)
+    m = build_model("lenet_bn", {"num_classes": 10, "flip_average": True, "shift_average": 1}).eval()
+    x = torch.randn(3, 1, 28, 28)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    moved = [padded[..., 1 + dy:29 + dy, 1 + dx:29 + dx] for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    assert torch.equal(moved[3][..., :, :27], x[..., :, 1:]) and not moved[3][..., :, 27].any()  # left by 1
+    views = [x, x.flip(-1), *moved, *[v.flip(-1) for v in moved]]
+    with torch.no_grad():
+        want = torch.stack([m.model(v).softmax(-1) for v in views]).mean(0)
+        assert torch.allclose(m(x).softmax(-1), want, atol=1e-6)
+        assert torch.allclose(m(x), m(x.flip(-1)), atol=1e-5)   # the views of a mirror are the mirrored views
+    alone = build_model("lenet_bn", {"num_classes": 10, "shift_average": 2})
+    assert isinstance(alone, ViewAverage) and not alone.flip and len(alone.views(x)) == 5
+    with pytest.raises(UserError, match="shift_average must be a whole number ≥ 0"):
+        build_model("lenet_bn", {"num_classes": 10, "shift_average": -1})
+    with pytest.raises(UserError, match="shift_average must be a whole number ≤ 8"):
+        build_model("lenet_bn", {"num_classes": 10, "shift_average": 30})
 
 
 def test_flip_average_is_only_for_image_classifiers():
     with pytest.raises(UserError, match="no argument.*flip_average"):
         MODELS.get("rnn_classifier").resolve_args({"vocab_size": 30, "num_classes": 3}, {"flip_average": True})
+    with pytest.raises(UserError, match="no argument.*shift_average"):
+        MODELS.get("rnn_classifier").resolve_args({"vocab_size": 30, "num_classes": 3}, {"shift_average": 1})
     with pytest.raises(UserError, match="flip_average must be true or false"):
         build_model("lenet_bn", {"num_classes": 10, "flip_average": "yes"})

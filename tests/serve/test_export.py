@@ -17,8 +17,8 @@ from dlpractice.serve.export import PaddedRecurrent, export
 from test_serve_http import tiny_run
 
 
-def _flip_average_copy(folder, out):
-    """A copy of an image run whose model is wrapped in FlipAverage (the same weights under `model.`)."""
+def _view_average_copy(folder, out, **views):
+    """A copy of an image run whose model is wrapped in ViewAverage (the same weights under `model.`)."""
     import shutil
 
     from dlpractice.runs.checkpoint import load_checkpoint, save_checkpoint
@@ -26,7 +26,7 @@ def _flip_average_copy(folder, out):
     for name in ("best", "last"):
         ck = load_checkpoint(out / "checkpoints" / f"{name}.pt")
         ck["model"] = {f"model.{k}": v for k, v in ck["model"].items()}
-        ck["model_args"] = {**ck["model_args"], "flip_average": True}
+        ck["model_args"] = {**ck["model_args"], **views}
         save_checkpoint(out / "checkpoints" / f"{name}.pt", ck)
     return out
 
@@ -36,11 +36,15 @@ def runs(fashion_run, tmp_path_factory):
     return {"image": fashion_run, "names": tiny_run("names", tmp_path_factory),
             "table": tiny_run("diabetes", tmp_path_factory),
             "names_ensemble": tiny_run("names_ensemble", tmp_path_factory),
-            "image_flip_average": _flip_average_copy(fashion_run, tmp_path_factory.mktemp("flip") / "run")}
+            "image_flip_average": _view_average_copy(fashion_run, tmp_path_factory.mktemp("flip") / "run",
+                                                     flip_average=True),
+            "image_shift_average": _view_average_copy(fashion_run, tmp_path_factory.mktemp("shift") / "run",
+                                                      flip_average=True, shift_average=1)}
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-@pytest.mark.parametrize("kind", ["image", "table", "names", "names_ensemble", "image_flip_average"])
+@pytest.mark.parametrize("kind", ["image", "table", "names", "names_ensemble", "image_flip_average",
+                                  "image_shift_average"])
 def test_export_equals_pytorch(runs, kind, fmt, tmp_path):
     from dlpractice.serve.export import FORMATS
     from dlpractice.runs.predictor import Predictor
