@@ -10,11 +10,17 @@ models, the course's names for the GRU) with the same recipe (dlpractice's defau
             the fastest of them;
   dlp       `dlpractice.train(cfg)` with nothing set but the recipe: train.precision, channels_last,
             compile and threads left at "auto" / 0 (the probe's choice, cached after the first round);
-  lightning a `lightning.Trainer` on the textbook DataLoader, when `lightning` is installed.
+  lightning a `lightning.Trainer` on the textbook DataLoader, when `lightning` is installed;
+  keras     Keras 3's `Model.fit` (torch backend) on the same torch module (`keras.layers.TorchModuleWrapper`)
+            and the in-memory arrays, with Keras's SGD (same lr and momentum; its weight decay is decoupled),
+            when `keras` is installed.
 Every loop starts from the same initial weights (seeded as the Trainer seeds) and walks the same order of
 examples (dlp's first-epoch shuffle), so their test accuracies agree up to float rounding (threads and
 layout change summation order). Loops are interleaved over `--rounds` rounds, their order rotating each
-round; the table reports the median training examples/s (evaluation excluded) and the test accuracy.
+round; the table reports the median training examples/s (evaluation excluded) and the test accuracy. The
+ratios are medians of each round's own ratio (a loop against the other in the same round, minutes apart), not
+ratios of the medians: on a host whose speed drifts by ±25% over minutes, a paired ratio cancels the drift
+that two separate medians keep.
 
     python bench/speed.py                       # 3 rounds, all four models (about 10 minutes on 2 cores)
     python bench/speed.py --models course_cnn --rounds 1 --limit 5000    # smoke run
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import os
 import platform
 import statistics
@@ -50,6 +57,7 @@ MODELS_RUN = {   # model → (data set, model.args, training examples kept: 0 = 
     "course_rnn": ("names", {}, 0),
 }
 BATCH, SEED = 128, 0
+THREADS = torch.get_num_threads()   # torch's default, for every loop but dlp's (which sets its own, process-wide)
 
 
 class PerSample(Dataset):
@@ -93,6 +101,7 @@ def _accuracy(model, x, y, nhwc=False) -> float:
 def _hand_or_textbook(cfg, setup, textbook: bool, precision="fp32", nhwc=False) -> tuple[float, float]:
     spec, data, args = setup
     task = TASKS.get(spec.task)
+    torch.set_num_threads(THREADS)
     seed_everything(SEED)     # as the Trainer does before it loads the data (which draws nothing) and builds
     model = build_model(spec.name, args)
     if nhwc:
@@ -148,12 +157,39 @@ def _lightning(cfg, setup):
             return build_optimizer(cfg.optim, self.parameters())
 
     tr, te = data.splits["train"], data.splits["test"]
+    torch.set_num_threads(THREADS)
     m = Module()
     t = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                   enable_progress_bar=False, enable_model_summary=False)
     t0 = time.perf_counter()
     t.fit(m, DataLoader(PerSample(tr.x, tr.y), batch_size=BATCH, shuffle=True))
     return len(tr) / (time.perf_counter() - t0), _accuracy(m.net, te.x, te.y)
+
+
+def _keras(cfg, setup):
+    os.environ["KERAS_BACKEND"] = "torch"      # read when keras is first imported
+    import keras
+    spec, data, args = setup
+    tr, te = data.splits["train"], data.splits["test"]
+    torch.set_num_threads(THREADS)
+    seed_everything(SEED)
+    net = build_model(spec.name, args)
+
+    class Wrapped(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.net = keras.layers.TorchModuleWrapper(net)
+
+        def call(self, x, training=None):
+            return self.net(x, training=training)
+
+    m = Wrapped()
+    o = cfg.optim
+    m.compile(optimizer=keras.optimizers.SGD(learning_rate=o.lr, momentum=o.momentum, weight_decay=o.weight_decay),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
+    t0 = time.perf_counter()
+    m.fit(tr.x.numpy(), tr.y.numpy(), batch_size=BATCH, epochs=1, shuffle=True, verbose=0)
+    return len(tr) / (time.perf_counter() - t0), _accuracy(net, te.x, te.y)
 
 
 def variants(cfg) -> dict:
@@ -169,6 +205,8 @@ def variants(cfg) -> dict:
         out["lightning"] = lambda s: _lightning(cfg, s)
     except ImportError:
         pass
+    if importlib.util.find_spec("keras"):
+        out["keras"] = lambda s: _keras(cfg, s)
     return out
 
 
@@ -185,26 +223,32 @@ def main() -> None:
         cfg = _cfg(model, a.limit)
         setup = _setup(cfg)
         runs = variants(cfg)
-        speed, acc, how = {k: [] for k in runs}, {k: [] for k in runs}, ""
+        speed, acc, how = {k: [] for k in runs}, {k: [] for k in runs}, []
         names = list(runs)
         for r in range(a.rounds):
             for k in names[r % len(names):] + names[:r % len(names)]:
                 got = runs[k](setup)
                 speed[k].append(got[0])
                 acc[k].append(got[1])
-                how = got[2] if len(got) > 2 else how
+                how += got[2:]
         med = {k: statistics.median(v) for k, v in speed.items()}
         hands = [k for k in med if k.startswith("hand")]
         best = max(hands, key=med.get)
         print(f"\n{model} on {cfg.data.dataset}, {len(setup[1].splits['train']):,} training examples, "
-              f"{a.rounds} round(s); dlp chose {how}")
-        print("| loop | examples/s (median) | per round | vs textbook | vs best hand loop | test accuracy |")
+              f"{a.rounds} round(s); dlp chose, round by round: {'; '.join(how)}")
+        print("| loop | examples/s (median) | per round | vs textbook (paired) | vs best hand loop (paired) | "
+              "test accuracy |")
         print("|---|---:|---|---:|---:|---:|")
         for k in med:
             mark = " (best hand)" if k == best else ""
             rounds = ", ".join(f"{v / 1000:.1f}k" for v in speed[k])
-            print(f"| {k}{mark} | {med[k]:,.0f} | {rounds} | {med[k] / med['textbook']:.2f}× | "
-                  f"{med[k] / med[best]:.2f}× | {statistics.median(acc[k]):.4f} |")
+            print(f"| {k}{mark} | {med[k]:,.0f} | {rounds} | {_paired(speed[k], speed['textbook']):.2f}× | "
+                  f"{_paired(speed[k], speed[best]):.2f}× | {statistics.median(acc[k]):.4f} |")
+
+
+def _paired(a: list[float], b: list[float]) -> float:
+    """The median over rounds of a's speed ÷ b's speed in the same round."""
+    return statistics.median(x / y for x, y in zip(a, b))
 
 
 if __name__ == "__main__":
