@@ -20,9 +20,15 @@ def update_average(avg: nn.Module, model: nn.Module, decay: float, step: int) ->
     keep = min(decay, (1 + step) / (10 + step)): a shorter memory early on (TensorFlow's
     ExponentialMovingAverage with num_updates), so the average is not stuck near the random start in
     short runs, and a pure function of the step, so a resumed run averages exactly as a straight one.
-    Buffers (BatchNorm statistics) are copied, not averaged."""
+    Floating-point buffers (BatchNorm's running mean and variance) are averaged the same way, so the
+    statistics match the averaged weights they normalise (as timm's ModelEmaV2 and torch's AveragedModel
+    with use_buffers do); the live model's statistics, copied, belong to other weights. Whole-number buffers
+    (batches counted) are copied."""
     keep = min(decay, (1 + step) / (10 + step))
     for a, p in zip(avg.parameters(), model.parameters()):
         a.lerp_(p, 1 - keep)
     for a, b in zip(avg.buffers(), model.buffers()):
-        a.copy_(b)
+        if a.is_floating_point():
+            a.lerp_(b, 1 - keep)
+        else:
+            a.copy_(b)
