@@ -1,6 +1,6 @@
 """What averaging over views (`model.args.flip_average`, `shift_average`) adds to a trained image classifier,
 without retraining: the run's chosen checkpoint on the validation and test splits, plain, averaged with each
-mirror image, and averaged over the mirrors and their moves by 1 and 2 pixels (the flags change only
+mirror image, and averaged over the mirrors and their crops within 1 and 2 pixels (the flags change only
 evaluation, so a run trained without them trains exactly as one with them).
 
     python bench/view_average.py RUN_FOLDER [RUN_FOLDER ...]

@@ -17,7 +17,7 @@ from .ensemble import Ensemble, ViewAverage
 
 # Tasks whose models may be ensembles (`model.args.members = N`): outputs are class logits to average.
 ENSEMBLE_TASKS = ("classification", "sequence_classification")
-MAX_SHIFT = 8   # pixels of model.args.shift_average: a view moved further has lost what it shows
+MAX_SHIFT = 4   # model.args.shift_average: (2·4 + 1)² = 81 crops of each view at most
 
 
 @dataclass
@@ -148,7 +148,7 @@ def build_model(name: str, args: dict) -> nn.Module:
     calibrated = args.pop("calibrated", False)   # train.calibrate's wrapper, set by the trainer (not model.args)
     shapes = member_args(spec, members, args)
     check_flag("model.args.flip_average", flip)
-    check_count("model.args.shift_average", shift, 0, "pixels each averaged view is moved by; 0: none",
+    check_count("model.args.shift_average", shift, 0, "largest offset in pixels of the averaged crops; 0: none",
                 most=MAX_SHIFT)
     try:
         built = [spec.build(**a) for a in shapes]

@@ -45,11 +45,12 @@ class Ensemble(nn.Module):
 class ViewAverage(nn.Module):
     """An image classifier whose eval-mode prediction is the mean class probability over views of each image
     (test-time augmentation; Krizhevsky et al. 2012 averaged crops and their mirrors): with `flip`, the image
-    and its left-right mirror (`model.args.flip_average`); with `shift` = s > 0, also each of those moved s
-    pixels up, down, left and right, the edge filled with zeros as `data.augment`'s crops pad
-    (`model.args.shift_average`). 2 × 5 views cost ten forward passes a prediction.
-    Training mode is the plain model: the views a network sees in training come from `data.augment`.
-    Mirrors only for data whose labels survive a horizontal flip (clothes, most photos; not digits or text)."""
+    and its left-right mirror (`model.args.flip_average`); with `shift` = s > 0, each of those moved by every
+    offset of up to s pixels down or up and right or left — the (2s + 1)² crops of a zero-padded image that
+    `data.augment = 'crop'` draws from (`model.args.shift_average`). Mirrors and s = 1: 18 forward passes a
+    prediction. Training mode is the plain model: the views a network sees in training come from
+    `data.augment`. Mirrors only for data whose labels survive a horizontal flip (clothes, most photos; not
+    digits or text)."""
 
     def __init__(self, model: nn.Module, flip: bool = True, shift: int = 0):
         super().__init__()
@@ -61,12 +62,8 @@ class ViewAverage(nn.Module):
         if not s:
             return bases
         h, w = x.shape[-2:]
-        out = list(bases)
-        for b in bases:
-            padded = F.pad(b, (s, s, s, s))
-            for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s)):
-                out.append(padded[..., s + dy:s + dy + h, s + dx:s + dx + w])
-        return out
+        crops = [(dy, dx) for dy in range(2 * s + 1) for dx in range(2 * s + 1)]   # (s, s): the image itself
+        return [p[..., dy:dy + h, dx:dx + w] for p in (F.pad(b, (s, s, s, s)) for b in bases) for dy, dx in crops]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:

@@ -109,19 +109,20 @@ def test_shift_average_predicts_the_mean_over_moved_views():
     m = build_model("lenet_bn", {"num_classes": 10, "flip_average": True, "shift_average": 1}).eval()
     x = torch.randn(3, 1, 28, 28)
     padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
-    moved = [padded[..., 1 + dy:29 + dy, 1 + dx:29 + dx] for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
-    assert torch.equal(moved[3][..., :, :27], x[..., :, 1:]) and not moved[3][..., :, 27].any()  # left by 1
-    views = [x, x.flip(-1), *moved, *[v.flip(-1) for v in moved]]
+    moved = [padded[..., 1 + dy:29 + dy, 1 + dx:29 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    assert torch.equal(moved[5][..., :, :27], x[..., :, 1:]) and not moved[5][..., :, 27].any()  # left by 1
+    assert torch.equal(moved[4], x) and torch.equal(moved[0][..., 1:, 1:], x[..., :27, :27])    # itself; down-right
+    views = [*moved, *[v.flip(-1) for v in moved]]
     with torch.no_grad():
         want = torch.stack([m.model(v).softmax(-1) for v in views]).mean(0)
         assert torch.allclose(m(x).softmax(-1), want, atol=1e-6)
         assert torch.allclose(m(x), m(x.flip(-1)), atol=1e-5)   # the views of a mirror are the mirrored views
     alone = build_model("lenet_bn", {"num_classes": 10, "shift_average": 2})
-    assert isinstance(alone, ViewAverage) and not alone.flip and len(alone.views(x)) == 5
+    assert isinstance(alone, ViewAverage) and not alone.flip and len(alone.views(x)) == 25
     with pytest.raises(UserError, match="shift_average must be a whole number ≥ 0"):
         build_model("lenet_bn", {"num_classes": 10, "shift_average": -1})
-    with pytest.raises(UserError, match="shift_average must be a whole number ≤ 8"):
-        build_model("lenet_bn", {"num_classes": 10, "shift_average": 30})
+    with pytest.raises(UserError, match="shift_average must be a whole number ≤ 4"):
+        build_model("lenet_bn", {"num_classes": 10, "shift_average": 5})
 
 
 def test_flip_average_is_only_for_image_classifiers():
