@@ -139,8 +139,8 @@ def test_lecture11_quick(tmp_path):
 
 
 def test_fashion_best_quick(tmp_path):
-    """The 15-minute recipe, 1 epoch on 3,000 images: it learns, and the run's model averages each image
-    with its mirror — the saved model, the lesson's figure and `dlp evaluate` agree."""
+    """The lesson's recipe, 1 epoch on 3,000 images: it learns, and the run's model averages over each image's
+    mirror and crops within a pixel — the saved model, the lesson's figure and `dlp evaluate` agree."""
     from dlpractice.lessons import run_lesson
     from dlpractice.models.ensemble import ViewAverage
     from dlpractice.runs.predictor import Predictor
@@ -151,7 +151,7 @@ def test_fashion_best_quick(tmp_path):
     result, folder, ok = require_data(lambda: run_lesson("fashion_best", short, tmp_path / "best", quick=True))
     assert result["test_accuracy"] >= 0.6                                  # chance: 0.1
     pred = Predictor(folder)
-    assert isinstance(pred.model, ViewAverage)
+    assert isinstance(pred.model, ViewAverage) and pred.model.flip and pred.model.shift == 1
     summary = json.loads((folder / "summary.json").read_text())   # the validation split: 10× quicker than test
     assert pred.evaluate("val")["accuracy"] == pytest.approx(summary["best_val"]["accuracy"], abs=SAME_MODEL)
     assert (folder / "misclassified.png").is_file() and (folder / "per_class.json").is_file()
