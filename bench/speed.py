@@ -244,6 +244,8 @@ def main() -> None:
             rounds = ", ".join(f"{v / 1000:.1f}k" for v in speed[k])
             print(f"| {k}{mark} | {med[k]:,.0f} | {rounds} | {_paired(speed[k], speed['textbook']):.2f}× | "
                   f"{_paired(speed[k], speed[best]):.2f}× | {statistics.median(acc[k]):.4f} |")
+        print("dlp train ÷ each loop, paired: " + ", ".join(
+            f"{k} {_paired(speed['dlp train'], speed[k]):.2f}×" for k in med if k != "dlp train"))
 
 
 def _paired(a: list[float], b: list[float]) -> float:
