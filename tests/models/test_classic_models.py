@@ -139,19 +139,25 @@ def test_lecture11_quick(tmp_path):
 
 
 def test_fashion_best_quick(tmp_path):
-    """The lesson's recipe, 1 epoch on 3,000 images: it learns, and the run's model averages over each image's
-    mirror and crops within a pixel — the saved model, the lesson's figure and `dlp evaluate` agree."""
+    """The lesson's recipe, 1 epoch on 3,000 images: it learns, and the run's model averages each image with
+    its mirror — the saved model, the lesson's figure and `dlp evaluate` agree. The lesson also averages over
+    crops within a pixel (18 views: 92 s of this test on one thread, the test split predicted three times), so
+    here that is checked in the lesson's config and left out of the run; test_ensemble and test_export cover
+    the crops."""
     from dlpractice.lessons import run_lesson
     from dlpractice.models.ensemble import ViewAverage
     from dlpractice.runs.predictor import Predictor
 
     from conftest import require_data
+    from dlpractice.config import load_config
+    from dlpractice.lessons import lesson_path
+    assert load_config(lesson_path("fashion_best")).model.args["shift_average"] == 1
     short = ["train.threads=1", "train.epochs=1", "data.limit_train=3000", "data.val_fraction=0.02",
-             "train.eval_test=false"]
+             "train.eval_test=false", "model.args.shift_average=0"]
     result, folder, ok = require_data(lambda: run_lesson("fashion_best", short, tmp_path / "best", quick=True))
     assert result["test_accuracy"] >= 0.6                                  # chance: 0.1
     pred = Predictor(folder)
-    assert isinstance(pred.model, ViewAverage) and pred.model.flip and pred.model.shift == 1
+    assert isinstance(pred.model, ViewAverage) and pred.model.flip
     summary = json.loads((folder / "summary.json").read_text())   # the validation split: 10× quicker than test
     assert pred.evaluate("val")["accuracy"] == pytest.approx(summary["best_val"]["accuracy"], abs=SAME_MODEL)
     assert (folder / "misclassified.png").is_file() and (folder / "per_class.json").is_file()
