@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..inputs import prepare
 from ..models import build_model
 from .checkpoint import load_weights
-from .evaluate import evaluate
+from .evaluate import autocast, evaluate
 from .folder import Run
 from .tasks import TASKS
 
@@ -73,7 +73,9 @@ class Predictor:
 
 @torch.no_grad()
 def predict_split(pred: Predictor, split: str = "test", what: str = "this run", run_layout: bool = False):
-    """(x, y, probabilities) of a classifier's predictor on one split of its run's data, batch by batch.
+    """(x, y, probabilities) of a classifier's predictor on one split of its run's data, batch by batch, in
+    the run's precision (`train.precision`, as its evaluation and `dlp evaluate` ran: a report's accuracy is
+    the run's figure, not fp32's a few examples away).
 
     `run_layout` puts model and images in the run's own memory layout (`train.channels_last`): faster on
     CPU, the same numbers within float rounding."""
@@ -83,5 +85,11 @@ def predict_split(pred: Predictor, split: str = "test", what: str = "this run", 
     if run_layout and pred.cfg.train.channels_last is True and x.dim() == 4:
         pred.model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    probs = torch.cat([pred.probabilities(x[i:i + bs]) for i in range(0, len(s), bs)])
+    probs = torch.cat([pred.task.probabilities(_run_outputs(pred, x[i:i + bs])) for i in range(0, len(s), bs)])
     return s.x, s.y.view(-1).long(), probs
+
+
+def _run_outputs(pred: Predictor, xb: torch.Tensor) -> torch.Tensor:
+    """The model's float outputs for a batch, computed in the run's precision."""
+    with autocast(pred.cfg, torch.device("cpu")):
+        return pred.model(xb).float()

@@ -87,3 +87,19 @@ def test_predictor_rebuilds_from_folder_alone(fashion_run, tmp_path):
     assert torch.equal(a.probabilities(x), b.probabilities(x))
     with pytest.raises(UserError):
         Predictor(tmp_path / "nope")
+
+
+def test_reports_predict_in_the_runs_precision(fashion_run):
+    """A split's probabilities for the reports (per-class, learned) come from the model in the run's precision,
+    as its evaluation and `dlp evaluate` compute them: a bf16 run's report states the run's accuracy, not
+    fp32's a few examples away."""
+    from dlpractice.runs.evaluate import evaluate_outputs
+    from dlpractice.runs.predictor import predict_split
+    pred = Predictor(fashion_run)
+    pred.cfg.train.channels_last = False                # one layout for both paths: only the precision differs
+    pred.cfg.train.precision = "bf16"
+    x, y, probs = predict_split(pred, "val")
+    outputs = evaluate_outputs(pred.model, pred.task, x, y, pred.cfg, torch.device("cpu"))[1]
+    assert torch.allclose(probs, outputs.softmax(1), atol=1e-6)
+    pred.cfg.train.precision = "fp32"
+    assert (predict_split(pred, "val")[2] - probs).abs().max() > 1e-4     # bf16 rounds: the two differ
