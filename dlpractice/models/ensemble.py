@@ -47,10 +47,10 @@ class ViewAverage(nn.Module):
     (test-time augmentation; Krizhevsky et al. 2012 averaged crops and their mirrors): with `flip`, the image
     and its left-right mirror (`model.args.flip_average`); with `shift` = s > 0, each of those moved by every
     offset of up to s pixels down or up and right or left — the (2s + 1)² crops of the image zero-padded by s,
-    as `data.augment = 'crop'` draws them (within 2 pixels) (`model.args.shift_average`). Mirrors and s = 1: 18 forward passes a
-    prediction. Training mode is the plain model: the views a network sees in training come from
-    `data.augment`. Mirrors only for data whose labels survive a horizontal flip (clothes, most photos; not
-    digits or text)."""
+    as `data.augment = 'crop'` draws them within 2 pixels (`model.args.shift_average`). Mirrors and s = 1: 18
+    forward passes a prediction. Training mode is the plain model: the views a network sees in training come
+    from `data.augment`. Mirrors only for data whose labels survive a horizontal flip (clothes, most photos;
+    not digits or text)."""
 
     def __init__(self, model: nn.Module, flip: bool = True, shift: int = 0):
         super().__init__()

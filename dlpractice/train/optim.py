@@ -82,7 +82,8 @@ _FUSED_DEVICES = ("cpu", "cuda")
 def _fused(cls: type, params: list, args: dict) -> dict:
     """{"fused": True} where the optimizer has a fused kernel for every parameter's device and the user's
     optim.args choose no implementation (foreach, fused) of their own; else nothing."""
-    if "fused" not in inspect.signature(cls.__init__).parameters or {"fused", "foreach", "differentiable"} & args.keys():
+    chosen = {"fused", "foreach", "differentiable"} & args.keys()
+    if chosen or "fused" not in inspect.signature(cls.__init__).parameters:
         return {}
     tensors = [p for p in params if isinstance(p, torch.Tensor)]
     ok = tensors and len(tensors) == len(params) and all(p.is_floating_point() and p.device.type in _FUSED_DEVICES

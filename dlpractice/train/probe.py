@@ -133,8 +133,9 @@ class _Candidate:
 
 
 def _cache_key(model_name: str, model_args: dict, xb, device, cand) -> str:
-    return json.dumps([PROBE_VERSION, model_name, model_args, list(xb.shape), str(xb.dtype), torch.get_num_threads(), BF16_MIN_MS,
-                       device_model(device), str(torch.__version__), [list(c) for c in cand]], sort_keys=True, default=str)
+    return json.dumps([PROBE_VERSION, model_name, model_args, list(xb.shape), str(xb.dtype), torch.get_num_threads(),
+                       BF16_MIN_MS, device_model(device), str(torch.__version__), [list(c) for c in cand]],
+                      sort_keys=True, default=str)
 
 
 def _read_cache() -> dict:
@@ -259,7 +260,7 @@ def _compile_worth(found: dict, eager: float, steps: int) -> tuple[str, str]:
     if seconds < COMPILE_WORTH_S:
         return "off", f"about {seconds:.0f} s of steps, under the {COMPILE_WORTH_S:.0f} s that repay one"
     compiled, cost = found["compiled_ms"] / 1000, found["compile_s"]
-    eager = found.get("eager_ms", eager * 1000) / 1000   # timed beside the compiled step
+    eager = found["eager_ms"] / 1000   # timed beside the compiled step (the probe's own is for the run's length)
     saved = (eager - compiled) * steps
     if compiled > (1 - MARGIN) * eager:   # closer is timing noise: nothing to repay the compile with
         return "off", (f"compiled steps {compiled * 1000:.1f} ms against {eager * 1000:.1f} ms: not {MARGIN:.0%} "
