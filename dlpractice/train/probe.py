@@ -2,11 +2,15 @@
 
 Before the first epoch, forward + backward of the run's own model (a copy: the run's weights, statistics and
 random streams are untouched) on its first training batch, in each candidate — fp32 or bf16 autocast (bf16
-only where the CPU or GPU computes it natively) × NCHW or NHWC (4-D inputs only) — interleaved over a few
-rounds; the median step time of each. The fastest candidate is kept if it is at least `MARGIN` faster than
-fp32 NCHW (closer is timing noise) and its loss on that batch is within `TOLERANCE` of fp32's; bf16 only
-where fp32's step takes `BF16_MIN_MS` or more (a busy machine once timed a 2-parameter regression's bf16 step
-faster, and its fit ended 0.03 off). The answer
+only where the CPU or GPU computes it natively) × NCHW or NHWC (4-D inputs only) — interleaved over `ROUNDS`
+rounds, the order reversed every other round; the median step time of each. A candidate is kept only if it is
+clearly faster than fp32 NCHW: round by round against fp32 NCHW's step in the same round, `MARGIN` faster in
+the median and slower in at most `SLOWER_ROUNDS` rounds (closer is timing noise: with three rounds and the
+median alone, a GRU whose bf16 and fp32 epochs take the same time had bf16 chosen in 5 probes of 6, now in 1 of
+6; `bench/probe_choice.py`). bf16 costs precision, so it must also be clearly faster than fp32 in its own
+layout, its loss on the batch within `TOLERANCE` of fp32's, and it is only tried where fp32's step takes
+`BF16_MIN_MS` or more (a busy machine once timed a 2-parameter regression's bf16 step faster, and its fit ended
+0.03 off). Of the candidates kept, the fastest (median) is chosen; none kept: fp32 NCHW. The answer
 is cached per (model and args, batch shape, threads, device model, torch version) in the user cache, so the
 probe runs once per machine; the run's config then holds plain values, so a resumed run keeps them.
 
@@ -34,13 +38,14 @@ TOLERANCE = 0.02      # relative difference of a candidate's loss from fp32's on
 MARGIN = 0.05         # a candidate must be this much faster than fp32 NCHW to be chosen
 BF16_MIN_MS = 2.0     # bf16 only where fp32's step takes this long: a shorter one is Python and kernel launches,
                       # which bf16 cannot speed up, and a timing disturbed by other jobs must not cost precision
-ROUNDS = 3            # interleaved timing rounds; each candidate's time is its median
-MIN_TIMED_S = 0.03    # each round times enough steps to take at least this long
+ROUNDS = 7            # interleaved timing rounds; each candidate's time is its median
+SLOWER_ROUNDS = 2     # a candidate "clearly faster" than another may still be slower in this many rounds
+MIN_TIMED_S = 0.1     # each round times enough steps to take at least this long (at most 20)
 COMPILE_WORTH_S = 300.0   # a run shorter than this (probed) is not compiled under compile = auto
 COMPILE_MIN_STEPS = 1000  # nor one of fewer steps, unprobed (a CPU compile of tens of seconds needs ≥ 20 ms saved
                           # on each of 1,000 steps)
 CACHE_FILE = "speed_probe.json"
-PROBE_VERSION = 2     # in the cache key: entries timed another way are probed again
+PROBE_VERSION = 3     # in the cache key: entries timed another way are probed again
 
 
 def bf16_native(device: torch.device) -> bool:
@@ -179,16 +184,14 @@ def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: 
             r.step()
         warm = max(r.timed(1) for r in runs)
         steps = max(1, min(20, int(MIN_TIMED_S / max(warm, 1e-6)) + 1))
-        for _ in range(ROUNDS):
-            for r in runs:
+        for k in range(ROUNDS):
+            for r in (runs if k % 2 == 0 else runs[::-1]):   # alternate orders: neither goes first each time
                 r.times.append(r.timed(steps))
     times = [statistics.median(r.times) for r in runs]
     agree = [i == 0 or abs(l - ref) <= TOLERANCE * max(1.0, abs(ref)) for i, l in enumerate(losses)]
     small = times[0] * 1000 < BF16_MIN_MS
-    best = min((i for i in range(len(runs)) if agree[i] and not (small and cand[i][0] == "bf16")),
-               key=lambda i: times[i])
-    if times[best] > (1 - MARGIN) * times[0]:
-        best = 0
+    kept = [i for i in range(len(runs)) if i == 0 or (agree[i] and _worth(runs, i, small))]
+    best = min(kept, key=lambda i: times[i])
     entry = {"precision": cand[best][0], "channels_last": cand[best][1],
              "step_ms": {_name(c): round(t * 1000, 3) for c, t in zip(cand, times)},
              "loss": {_name(c): round(l, 5) for c, l in zip(cand, losses)},
@@ -199,6 +202,25 @@ def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: 
              "probe_seconds": round(time.perf_counter() - t0, 2)}
     _write_cache(key, entry)
     return {**entry, "how": "probed"}
+
+
+def clearly_faster(a: list[float], b: list[float]) -> bool:
+    """Whether step times `a` beat `b`, timed round by round beside them: by `MARGIN` in the median of the
+    rounds' ratios, and in all rounds but `SLOWER_ROUNDS`."""
+    ratios = [x / y for x, y in zip(a, b)]
+    return statistics.median(ratios) <= 1 - MARGIN and sum(r < 1 for r in ratios) >= len(ratios) - SLOWER_ROUNDS
+
+
+def _worth(runs: list, i: int, small: bool) -> bool:
+    """Candidate i (not fp32 NCHW, `runs[0]`) is worth its change: clearly faster than fp32 NCHW and, for
+    bf16, allowed (`small`: not) and clearly faster than fp32 in the same layout where that was timed."""
+    r = runs[i]
+    if not clearly_faster(r.times, runs[0].times):
+        return False
+    if r.precision != "bf16":
+        return True
+    same = [o for o in runs if o.precision == "fp32" and o.nhwc == r.nhwc]
+    return not small and all(clearly_faster(r.times, o.times) for o in same)
 
 
 def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, device, steps: int) -> dict:

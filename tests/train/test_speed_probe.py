@@ -181,3 +181,46 @@ def test_compile_auto_needs_a_clear_gain_timed_beside_an_eager_copy():
     assert on == "on" and "save 1000 s of a 45 s compile" in why
     # a gain that does not repay the compile within the run
     assert probe._compile_worth({"compiled_ms": 37.5, "eager_ms": 40.0, "compile_s": 45.0}, 0.040, 8_000)[0] == "off"
+
+
+def _probe_timed_as(monkeypatch, tmp_path, ms: dict) -> dict:
+    """The probe of lenet_bn on a digits batch, each candidate's rounds timed as `ms` says (a cycle of step times
+    in ms per candidate name); the untimed warm-up steps still run."""
+    monkeypatch.setenv("DLP_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = load_config(overrides=["data.dataset=digits", "model.name=lenet_bn"])
+    data = load_dataset(cfg.data, 28)
+    x, y = data.splits["train"].x[:64], data.splits["train"].y[:64]
+    torch.manual_seed(0)
+    model = build_model("lenet_bn", {"in_channels": 1, "num_classes": 10})
+    monkeypatch.setattr(probe, "TOLERANCE", 10.0)   # any loss agrees: the timing alone decides here
+    calls: dict = {}
+
+    def timed(self, steps):
+        name = probe._name((self.precision, self.nhwc))
+        calls[name] = calls.get(name, -1) + 1
+        return ms[name][calls[name] % len(ms[name])] / 1000
+    monkeypatch.setattr(probe._Candidate, "timed", timed)
+    cand = [(p, c) for p in ("fp32", "bf16") for c in (False, True)]
+    return probe.probe(model, "lenet_bn", {}, x, y, TASKS.get("classification"), torch.device("cpu"), cand)
+
+
+def test_a_candidate_must_be_clearly_faster_round_by_round(monkeypatch, tmp_path):
+    """Faster in the median but slower in three rounds of seven is timing noise (a GRU's bf16 was chosen so
+    while its epochs took fp32's time): fp32 NCHW stays."""
+    first = 1 + probe.ROUNDS   # the warm-up's timed step, then the rounds
+    noisy = [10.0] + [8.0, 12.0, 8.0, 12.0, 8.0, 12.0, 8.0][:probe.ROUNDS]
+    found = _probe_timed_as(monkeypatch, tmp_path, {"fp32 NCHW": [10.0] * first, "fp32 NHWC": [20.0] * first,
+                                                    "bf16 NCHW": noisy, "bf16 NHWC": [20.0] * first})
+    assert (found["precision"], found["channels_last"]) == ("fp32", False), found
+    assert found["step_ms"]["bf16 NCHW"] < 0.95 * found["step_ms"]["fp32 NCHW"]   # its median alone would win
+
+
+def test_bf16_must_beat_fp32_in_its_own_layout(monkeypatch, tmp_path):
+    """bf16 NHWC well ahead of fp32 NCHW but level with fp32 NHWC: the layout pays, the lower precision does
+    not, so fp32 NHWC is chosen; once bf16 is clearly ahead of it too, bf16 NHWC."""
+    n = 1 + probe.ROUNDS
+    times = {"fp32 NCHW": [10.0] * n, "fp32 NHWC": [7.0] * n, "bf16 NCHW": [11.0] * n, "bf16 NHWC": [6.9] * n}
+    found = _probe_timed_as(monkeypatch, tmp_path, times)
+    assert (found["precision"], found["channels_last"]) == ("fp32", True), found
+    found = _probe_timed_as(monkeypatch, tmp_path / "again", {**times, "bf16 NHWC": [6.0] * n})
+    assert (found["precision"], found["channels_last"]) == ("bf16", True), found
