@@ -1,17 +1,22 @@
-"""Where a small CNN's training step spends its time inside `dlp train` (issue 20), four measurements:
+"""Where a small CNN's training step spends its time inside `dlp train` (issue 20), five measurements:
 
   segments  one Trainer step cut into forward, backward, gradient norm, optimizer and the step's bookkeeping,
             each timed with perf_counter inside the loop, against the same calls timed alone in a tight loop;
   gather    a batch of 128 Fashion-MNIST images gathered by advanced indexing (`x[sel]`) and by `index_select`;
   epoch     `dlp train` (one epoch, its steps timed one by one) against a hand loop of the same layout, order and
             optimizer, alternating: examples/s, the sum of step times, the time outside the steps;
-  compile   `torch.compile` of VGG-13-BN w0.25 against the eager model, bf16 NHWC, 5 steps after a warm step.
+  compile   `torch.compile` of VGG-13-BN w0.25 against the eager model, bf16 NHWC, 5 steps after a warm step;
+  steps     for each model of bench/speed.py, `dlp train`'s step (`Trainer.step_sums`, in the layout and precision
+            its probe chose) and a hand step in the same layout, each on its own copy of the model, alternating
+            step by step over the epoch's batches (who goes first alternating too): the median of each step's
+            dlp ÷ hand time. Drift of the host over seconds, which moves whole-epoch rounds by ±15%, cancels.
 
-    DLP_DATA_DIR=../shared/data python bench/step_costs.py [segments|gather|epoch|compile ...] [--rounds 3]
+    DLP_DATA_DIR=../shared/data python bench/step_costs.py [segments|gather|epoch|compile|steps ...] [--rounds 3]
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import sys
 import tempfile
@@ -24,6 +29,7 @@ import torch
 from dlpractice.config import load_config
 from dlpractice.runs.evaluate import autocast, to_device
 from dlpractice.train.grad_norms import clip_grads, note_grad_norm
+from dlpractice.train.optim import build_optimizer
 from dlpractice.train.supervised import Trainer
 
 SETS = ["model.name=course_cnn", "data.dataset=fashion-mnist", "train.epochs=1", "log.progress=false",
@@ -138,8 +144,41 @@ def compiled(rounds: int) -> None:
         print(f"  ms a step: eager {eager.timed(5) * 1000:.1f}, compiled {comp.timed(5) * 1000:.1f}")
 
 
+def steps(rounds: int) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import speed   # bench/speed.py: its models and recipe
+    for model in speed.MODELS_RUN:
+        t = Trainer(speed._cfg(model, 0), Path(tempfile.mkdtemp()) / "r", loggers=[])
+        t.train_mode()
+        hand = copy.deepcopy(t.model)
+        opt = build_optimizer(t.cfg.optim, hand.parameters())
+
+        def hand_step(xb, yb):
+            xb = xb.contiguous(memory_format=torch.channels_last) if t.cfg.train.channels_last else xb
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=t.cfg.train.precision == "bf16"):
+                out = hand(xb)
+            t.task.loss(out.float(), yb, 0.0).backward()
+            opt.step()
+
+        ways = {"dlp": t.step_sums, "hand": hand_step}
+        took: dict[str, list[float]] = {k: [] for k in ways}
+        for _ in range(rounds):
+            for i, (xb, yb) in enumerate(t.loader.batches(1, 0)):
+                for k in (("dlp", "hand") if i % 2 else ("hand", "dlp")):
+                    t0 = time.perf_counter()
+                    ways[k](xb, yb)
+                    took[k].append(time.perf_counter() - t0)
+            t.settle()
+        ratio = statistics.median(d / h for d, h in zip(took["dlp"], took["hand"]))
+        print(f"  {model} ({t.cfg.train.precision}{' NHWC' if t.cfg.train.channels_last else ''}, "
+              f"{torch.get_num_threads()} threads, {len(took['dlp'])} steps each): median ms a step dlp "
+              f"{statistics.median(took['dlp']) * 1000:.2f}, hand {statistics.median(took['hand']) * 1000:.2f}; "
+              f"dlp ÷ hand, step by step: {ratio:.3f}", flush=True)
+
+
 def main() -> None:
-    runs = {"segments": segments, "gather": gather, "epoch": epoch, "compile": compiled}
+    runs = {"segments": segments, "gather": gather, "epoch": epoch, "compile": compiled, "steps": steps}
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", nargs="*", default=list(runs), choices=list(runs))
     ap.add_argument("--rounds", type=int, default=3)
