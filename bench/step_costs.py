@@ -4,7 +4,8 @@
             each timed with perf_counter inside the loop, against the same calls timed alone in a tight loop;
   gather    a batch of 128 Fashion-MNIST images gathered by advanced indexing (`x[sel]`) and by `index_select`;
   epoch     `dlp train` (one epoch, its steps timed one by one) against a hand loop of the same layout, order and
-            optimizer, alternating: examples/s, the sum of step times, the time outside the steps;
+            optimizer, alternating, for each of bench/speed.py's models: examples/s, the sum of step times, the
+            time outside the steps;
   compile   `torch.compile` of VGG-13-BN w0.25 against the eager model, bf16 NHWC, 5 steps after a warm step;
   steps     for each model of bench/speed.py, `dlp train`'s step (`Trainer.step_sums`, in the layout and precision
             its probe chose) and a hand step in the same layout, each on its own copy of the model, alternating
@@ -46,7 +47,7 @@ def _alone(f, n: int = 2000) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def segments(rounds: int) -> None:
+def segments(rounds: int, models: list[str]) -> None:
     t = Trainer(load_config(overrides=[*SETS, "data.limit_train=25600"]), Path(tempfile.mkdtemp()) / "r", loggers=[])
     t.train_mode()
     seg: dict[str, list[float]] = {}
@@ -86,7 +87,7 @@ def segments(rounds: int) -> None:
         print(f"  {k:46s} {statistics.median(v):8.1f}" + (f"   ({alone[k]:.1f} alone)" if k in alone else ""))
 
 
-def gather(rounds: int) -> None:
+def gather(rounds: int, models: list[str]) -> None:
     x, y = torch.rand(54000, 1, 28, 28), torch.randint(0, 10, (54000,))
     idx = torch.randperm(54000)
     ways = {"x[sel]": lambda s: (x[s], y[s]), "index_select": lambda s: (x.index_select(0, s), y.index_select(0, s))}
@@ -101,34 +102,38 @@ def gather(rounds: int) -> None:
         print(f"  gather by {k:14s} {statistics.median(v):6.1f} µs a batch of 128")
 
 
-def epoch(rounds: int) -> None:
+def epoch(rounds: int, models: list[str]) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import speed   # bench/speed.py: its config, data and hand loop
-    cfg = speed._cfg("course_cnn", 0)
-    setup = speed._setup(cfg)
-    steps: list[float] = []
-    plain = Trainer.step_sums
+    for model in models:
+        cfg = speed._cfg(model, 0)
+        setup = speed._setup(cfg)
+        steps: list[float] = []
+        plain = Trainer.step_sums
 
-    def timed(self, xb, yb):
-        t0 = time.perf_counter()
-        out = plain(self, xb, yb)
-        steps.append(time.perf_counter() - t0)
-        return out
+        def timed(self, xb, yb):
+            t0 = time.perf_counter()
+            out = plain(self, xb, yb)
+            steps.append(time.perf_counter() - t0)
+            return out
 
-    for r in range(rounds):
-        steps.clear()
-        Trainer.step_sums = timed
-        try:
-            rate = speed._dlp(cfg, setup)[0]
-        finally:
-            Trainer.step_sums = plain
-        n = 54016
-        print(f"  round {r + 1}: dlp train {rate:,.0f} examples/s, steps {sum(steps):.2f} s, outside them "
-              f"{n / rate - sum(steps):.2f} s", end="; ")
-        print(f"hand loop (bf16 NHWC) {speed._hand_or_textbook(cfg, setup, False, 'bf16', True)[0]:,.0f} examples/s")
+        for r in range(rounds):
+            steps.clear()
+            Trainer.step_sums = timed
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    s = speed.train(cfg, out=Path(tmp) / "run").summary
+            finally:
+                Trainer.step_sums = plain
+            rate, sp = s["examples_per_second"], s["speed"]
+            seconds = len(steps) * cfg.data.batch_size / rate   # the examples dlp counts: whole batches
+            layout = f"{sp['precision']}{' NHWC' if sp['channels_last'] else ''}"
+            hand = speed._hand_or_textbook(cfg, setup, False, sp["precision"], sp["channels_last"])[0]
+            print(f"  {model} round {r + 1}: dlp train {rate:,.0f} examples/s ({layout}), steps {sum(steps):.2f} s, "
+                  f"outside them {seconds - sum(steps):.2f} s; hand loop ({layout}) {hand:,.0f} examples/s", flush=True)
 
 
-def compiled(rounds: int) -> None:
+def compiled(rounds: int, models: list[str]) -> None:
     from dlpractice.models import MODELS, build_model
     from dlpractice.runs.tasks import TASKS
     from dlpractice.train.probe import _Candidate
@@ -144,10 +149,10 @@ def compiled(rounds: int) -> None:
         print(f"  ms a step: eager {eager.timed(5) * 1000:.1f}, compiled {comp.timed(5) * 1000:.1f}")
 
 
-def steps(rounds: int) -> None:
+def steps(rounds: int, models: list[str]) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import speed   # bench/speed.py: its models and recipe
-    for model in speed.MODELS_RUN:
+    for model in models:
         t = Trainer(speed._cfg(model, 0), Path(tempfile.mkdtemp()) / "r", loggers=[])
         t.train_mode()
         hand = copy.deepcopy(t.model)
@@ -182,10 +187,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", nargs="*", default=list(runs), choices=list(runs))
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--models", nargs="+", default=["course_cnn", "lenet_bn", "resnet18", "course_rnn"],
+                    help="bench/speed.py's models, for epoch and steps")
     a = ap.parse_args()
     for w in a.what:
         print(f"# {w}")
-        runs[w](a.rounds)
+        runs[w](a.rounds, a.models)
 
 
 if __name__ == "__main__":
