@@ -86,17 +86,23 @@ def test_the_probe_changes_nothing_the_run_computes(tmp_path):
     assert abs(ref["test_accuracy"] - auto["test_accuracy"]) <= 0.05
 
 
-def test_a_candidate_whose_loss_disagrees_with_fp32_is_refused(monkeypatch, tmp_path):
+def _lenet_batch(monkeypatch, tmp_path):
+    """lenet_bn and a batch of 64 digits to probe, with a cache of the test's own."""
     monkeypatch.setenv("DLP_CACHE_DIR", str(tmp_path / "cache"))
     cfg = load_config(overrides=["data.dataset=digits", "model.name=lenet_bn"])
     data = load_dataset(cfg.data, 28)
-    x, y = data.splits["train"].x[:64], data.splits["train"].y[:64]
     torch.manual_seed(0)
     model = build_model("lenet_bn", {"in_channels": 1, "num_classes": 10})
+    return model, data.splits["train"].x[:64], data.splits["train"].y[:64]
+
+
+def test_a_candidate_whose_loss_disagrees_with_fp32_is_refused(monkeypatch, tmp_path):
+    model, x, y = _lenet_batch(monkeypatch, tmp_path)
     cand = [("fp32", False), ("bf16", False)]   # bf16 runs (emulated where the CPU lacks it) a little off fp32
     state = torch.get_rng_state()
     monkeypatch.setattr(probe, "TOLERANCE", 0.0)
     monkeypatch.setattr(probe, "MARGIN", -10.0)   # bf16 would be chosen however slow, were its loss the same
+    monkeypatch.setattr(probe, "SLOWER_ROUNDS", probe.ROUNDS)
     found = probe.probe(model, "lenet_bn", {}, x, y, TASKS.get("classification"), torch.device("cpu"), cand)
     assert found["refused"] == ["bf16 NCHW"] and found["precision"] == "fp32"
     assert torch.equal(torch.get_rng_state(), state)
@@ -186,12 +192,7 @@ def test_compile_auto_needs_a_clear_gain_timed_beside_an_eager_copy():
 def _probe_timed_as(monkeypatch, tmp_path, ms: dict) -> dict:
     """The probe of lenet_bn on a digits batch, each candidate's rounds timed as `ms` says (a cycle of step times
     in ms per candidate name); the untimed warm-up steps still run."""
-    monkeypatch.setenv("DLP_CACHE_DIR", str(tmp_path / "cache"))
-    cfg = load_config(overrides=["data.dataset=digits", "model.name=lenet_bn"])
-    data = load_dataset(cfg.data, 28)
-    x, y = data.splits["train"].x[:64], data.splits["train"].y[:64]
-    torch.manual_seed(0)
-    model = build_model("lenet_bn", {"in_channels": 1, "num_classes": 10})
+    model, x, y = _lenet_batch(monkeypatch, tmp_path)
     monkeypatch.setattr(probe, "TOLERANCE", 10.0)   # any loss agrees: the timing alone decides here
     calls: dict = {}
 
