@@ -62,6 +62,13 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT at its default, as for a command typed at a terminal. A suite started in
+    the background (`make test &`, a CI runner's job) inherits SIGINT ignored, and so would `dlp board`:
+    Python then installs no KeyboardInterrupt for it, and the SIGINT case below waited its 60 s out."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _board(kind: str, tmp_path: Path) -> tuple[subprocess.Popen, queue.Queue]:
     if kind == "visdom":
         from dlpractice.track.visdom_assets import INSTALL_COMMAND, missing
@@ -75,7 +82,7 @@ def _board(kind: str, tmp_path: Path) -> tuple[subprocess.Popen, queue.Queue]:
     runs.mkdir()
     board = subprocess.Popen([sys.executable, "-m", "dlpractice", "board", f"--{kind}", "--runs-dir", str(runs),
                               "--port", "0"], stdout=subprocess.PIPE, stderr=(tmp_path / "stderr").open("wb"),
-                             text=True)
+                             text=True, preexec_fn=_as_from_a_terminal)
     lines: queue.Queue = queue.Queue()
 
     def read():   # the server shares the pipe: read it in a thread, never to EOF in the test
