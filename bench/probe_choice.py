@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import sys
+from pathlib import Path
 
 import dlpractice  # noqa: F401  (its OpenMP wait policy, as for `dlp`)
 import torch
@@ -21,13 +23,13 @@ from dlpractice.models import MODELS, build_model
 from dlpractice.runs.tasks import TASKS
 from dlpractice.train import probe
 
-RUNS = {"course_cnn": ("fashion-mnist", {}), "lenet_bn": ("fashion-mnist", {}),
-        "resnet18": ("fashion-mnist", {"width": 0.25}), "course_rnn": ("names", {})}
+sys.path.insert(0, str(Path(__file__).parent))
+from speed import MODELS_RUN  # noqa: E402  (bench/speed.py: its models, data sets and arguments)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="+", default=list(RUNS), choices=list(RUNS))
+    ap.add_argument("--models", nargs="+", default=list(MODELS_RUN), choices=list(MODELS_RUN))
     ap.add_argument("--repeat", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=probe.ROUNDS)
@@ -41,14 +43,15 @@ def main() -> None:
     print(f"# {probe.device_model(cpu)}, {a.threads} threads, torch {torch.__version__}; rounds {a.rounds}, "
           f"≥ {a.min_timed:g} s each, a kept candidate loses ≤ {a.slower} of them")
     for name in a.models:
-        dataset, args = RUNS[name]
+        dataset, args, _ = MODELS_RUN[name]
         spec = MODELS.get(name)
-        data = load_dataset(load_config(overrides=[f"data.dataset={dataset}"]).data, spec.input_size)
+        cfg = load_config(overrides=[f"data.dataset={dataset}"])
+        data = load_dataset(cfg.data, spec.input_size)
         args = spec.resolve_args(data.meta, args)
         x, y = data.splits["train"].x[:128], data.splits["train"].y[:128]   # what `dlp train` probes
         torch.manual_seed(0)
         model = build_model(name, args)
-        cand = probe.candidates(load_config(overrides=[f"data.dataset={dataset}"]), x, cpu)
+        cand = probe.candidates(cfg, x, cpu)
         chosen = collections.Counter()
         for _ in range(a.repeat):
             f = probe.probe(model, name, args, x, y, TASKS.get(spec.task), cpu, cand)

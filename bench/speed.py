@@ -28,6 +28,7 @@ that two separate medians keep.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import importlib.util
 import os
@@ -116,18 +117,20 @@ def _hand_or_textbook(cfg, setup, textbook: bool, precision="fp32", nhwc=False) 
     model.train()
     t0 = time.perf_counter()
     for xb, yb in batches:
-        if nhwc:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        opt.zero_grad(set_to_none=True)
-        if precision == "bf16":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                out = model(xb)
-        else:
-            out = model(xb)
-        task.loss(out.float(), yb, 0.0).backward()
-        opt.step()
+        hand_step(model, opt, task, xb, yb, precision, nhwc)
     seconds = time.perf_counter() - t0
     return len(tr) / seconds, _accuracy(model, te.x, te.y, nhwc)
+
+
+def hand_step(model, opt, task, xb, yb, precision: str = "fp32", nhwc: bool = False) -> None:
+    """One step of the hand-written loop: layout, forward (under bf16 autocast or none), loss, backward, update."""
+    if nhwc:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    opt.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext():
+        out = model(xb)
+    task.loss(out.float(), yb, 0.0).backward()
+    opt.step()
 
 
 def _dlp(cfg, setup) -> tuple[float, float, str]:

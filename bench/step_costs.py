@@ -157,16 +157,8 @@ def steps(rounds: int, models: list[str]) -> None:
         t.train_mode()
         hand = copy.deepcopy(t.model)
         opt = build_optimizer(t.cfg.optim, hand.parameters())
-
-        def hand_step(xb, yb):
-            xb = xb.contiguous(memory_format=torch.channels_last) if t.cfg.train.channels_last else xb
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=t.cfg.train.precision == "bf16"):
-                out = hand(xb)
-            t.task.loss(out.float(), yb, 0.0).backward()
-            opt.step()
-
-        ways = {"dlp": t.step_sums, "hand": hand_step}
+        how = (t.cfg.train.precision, t.cfg.train.channels_last)
+        ways = {"dlp": t.step_sums, "hand": lambda xb, yb: speed.hand_step(hand, opt, t.task, xb, yb, *how)}
         took: dict[str, list[float]] = {k: [] for k in ways}
         for _ in range(rounds):
             for i, (xb, yb) in enumerate(t.loader.batches(1, 0)):
