@@ -24,6 +24,7 @@ that two separate medians keep.
 
     python bench/speed.py                       # 3 rounds, all four models (about 10 minutes on 2 cores)
     python bench/speed.py --models course_cnn --rounds 1 --limit 5000    # smoke run
+    python bench/speed.py --models lenet_bn --loops "dlp train" "hand fp32 NCHW" --rounds 15   # one pair, closer
 """
 from __future__ import annotations
 
@@ -218,6 +219,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=list(MODELS_RUN), choices=list(MODELS_RUN))
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="training examples per epoch (0: the table's)")
+    ap.add_argument("--loops", nargs="+", metavar="LOOP", help="only these loops (default: all), e.g. \"dlp train\" "
+                    "\"hand fp32 NCHW\": fewer loops a round leave room for more rounds, and so steadier ratios")
     a = ap.parse_args()
     print(f"# {datetime.date.today()} {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, bf16 native: {bf16_native(torch.device('cpu'))}, "
@@ -226,6 +229,10 @@ def main() -> None:
         cfg = _cfg(model, a.limit)
         setup = _setup(cfg)
         runs = variants(cfg)
+        unknown = set(a.loops or []) - set(runs)
+        if unknown:
+            ap.error(f"--loops: no loop {', '.join(sorted(unknown))} for {model}; its loops: {', '.join(runs)}")
+        runs = {k: f for k, f in runs.items() if not a.loops or k in a.loops}
         speed, acc, how = {k: [] for k in runs}, {k: [] for k in runs}, []
         names = list(runs)
         for r in range(a.rounds):
@@ -236,7 +243,8 @@ def main() -> None:
                 how += got[2:]
         med = {k: statistics.median(v) for k, v in speed.items()}
         hands = [k for k in med if k.startswith("hand")]
-        best = max(hands, key=med.get)
+        best = max(hands, key=med.get) if hands else None
+        base = "textbook" if "textbook" in med else None
         print(f"\n{model} on {cfg.data.dataset}, {len(setup[1].splits['train']):,} training examples, "
               f"{a.rounds} round(s); dlp chose, round by round: {'; '.join(how)}")
         print("| loop | examples/s (median) | per round | vs textbook (paired) | vs best hand loop (paired) | "
@@ -245,15 +253,16 @@ def main() -> None:
         for k in med:
             mark = " (best hand)" if k == best else ""
             rounds = ", ".join(f"{v / 1000:.1f}k" for v in speed[k])
-            print(f"| {k}{mark} | {med[k]:,.0f} | {rounds} | {_paired(speed[k], speed['textbook']):.2f}× | "
-                  f"{_paired(speed[k], speed[best]):.2f}× | {statistics.median(acc[k]):.4f} |")
-        print("dlp train ÷ each loop, paired: " + ", ".join(
-            f"{k} {_paired(speed['dlp train'], speed[k]):.2f}×" for k in med if k != "dlp train"))
+            print(f"| {k}{mark} | {med[k]:,.0f} | {rounds} | {_paired(speed[k], speed.get(base))} | "
+                  f"{_paired(speed[k], speed.get(best))} | {statistics.median(acc[k]):.4f} |")
+        if "dlp train" in med:
+            print("dlp train ÷ each loop, paired: " + ", ".join(
+                f"{k} {_paired(speed['dlp train'], speed[k])}" for k in med if k != "dlp train"))
 
 
-def _paired(a: list[float], b: list[float]) -> float:
-    """The median over rounds of a's speed ÷ b's speed in the same round."""
-    return statistics.median(x / y for x, y in zip(a, b))
+def _paired(a: list[float], b: list[float] | None) -> str:
+    """The median over rounds of a's speed ÷ b's speed in the same round ("–" without b)."""
+    return f"{statistics.median(x / y for x, y in zip(a, b)):.2f}×" if b else "–"
 
 
 if __name__ == "__main__":
