@@ -11,50 +11,13 @@ from typing import Any
 import tomli_w
 
 from .errors import UserError, did_you_mean
+from .fields import _num, range_text, setting as _f
 
 BIG = 2 ** 20            # most examples per batch, scored samples, ...
 MAX_EPOCHS = 100_000
 MAX_STEPS = 2 ** 31      # step counts and example counts
 MAX_THREADS = 4096         # a bound on typos; a new run is held to 4 × this machine's cores (train/skeleton.py)
 MAX_NESTING = 32         # deepest list / table inside a setting (model.args, data.options, ...)
-
-
-def _f(default, help: str, choices: tuple | None = None, min: float | None = None, max: float | None = None,
-       open_min: bool = False, open_max: bool = False, finite: bool | None = None, max_len: int | None = None,
-       forbid: tuple = (), or_auto: bool = False, **kw):
-    """A config field whose default carries its reason (`help`) and its allowed values: `choices`, or the
-    range from `min` to `max` (each bound closed unless `open_min` / `open_max`), `finite` (default: every
-    float setting refuses NaN and ±inf); strings: `max_len` characters, none of the `forbid` characters.
-    `or_auto`: the default is the string "auto", which the run resolves itself; `default` then only gives the
-    type of the other values the setting takes."""
-    if finite is None:
-        finite = isinstance(default, float)
-    meta = {"help": help, "choices": choices, "min": min, "max": max, "open_min": open_min,
-            "open_max": open_max, "finite": finite, "max_len": max_len, "forbid": forbid, "or_auto": or_auto}
-    if isinstance(default, (dict, list)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
-    if or_auto:
-        meta["type"], default = type(default), "auto"
-    return field(default=default, metadata=meta, **kw)
-
-
-def _num(x: float) -> str:
-    """A bound as text: large powers of two as 2**N, whole floats without '.0'."""
-    if isinstance(x, int) and x >= 2 ** 16 and x & (x - 1) == 0:
-        return f"2**{x.bit_length() - 1}"
-    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-def range_text(meta) -> str:
-    """The allowed interval of a numeric setting, e.g. '[0, 1)', '(0, 10]', '[0, ∞)'; '' when it has none."""
-    lo, hi = meta.get("min"), meta.get("max")
-    if lo is None and hi is None:
-        return ""
-    left = "(-∞" if lo is None else ("(" if meta.get("open_min") else "[") + _num(lo)
-    right = "∞)" if hi is None else _num(hi) + (")" if meta.get("open_max") else "]")
-    return f"{left}, {right}"
 
 
 @dataclass
@@ -70,6 +33,9 @@ class DataConfig:
     limit_train: int = _f(0, "use only N training examples, drawn with split_seed (0: all); for quick checks",
                           min=0, max=MAX_STEPS)
     options: dict = _f({}, "dataset-specific options (e.g. file paths, columns)")
+    on_device: bool = _f(False, "hold the training split in the GPU's memory, so each batch is gathered there rather "
+                         "than copied to it step by step; auto: on CUDA when the split takes at most a quarter of "
+                         "the free memory", or_auto=True)
 
 
 @dataclass
@@ -109,9 +75,9 @@ class TrainConfig:
                         " for classifiers, ties by loss) or the loss (a log-loss score)", choices=("primary", "loss"))
     calibrate: str = _f("off", "temperature: after training, one softmax temperature fitted on the validation split "
                         "(Guo et al. 2017) divides a classifier's logits wherever it predicts", choices=("off", "temperature"))
-    precision: str = _f("fp32", "fp32, or bf16 autocast (CPUs with AVX512-BF16 or AMX, and GPUs); auto: the faster "
-                        "on a timed probe of this model, if its loss agrees with fp32's (train/probe.py)",
-                        choices=("fp32", "bf16"), or_auto=True)
+    precision: str = _f("fp32", "fp32, bf16 autocast (CPUs with AVX512-BF16 or AMX, and GPUs), or fp16 autocast with a "
+                        "gradient scaler (GPUs; slow on most CPUs); auto: the fastest on a timed probe of this model "
+                        "whose loss agrees with fp32's (train/probe.py)", choices=("fp32", "bf16", "fp16"), or_auto=True)
     channels_last: bool = _f(False, "NHWC memory layout for CNNs; auto: whichever the timed probe found faster",
                              or_auto=True)
     compile: str = _f("auto", "torch.compile the model: on, off, or auto (on only where the probe's compiled step "

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "dlpractice"
 # `__version__` and a lazy facade (`dlpractice.train(cfg)`, `dlpractice.load_config`) whose names are
 # looked up on first use, never imported at module level.
 LEVELS = {
-    "__init__": 0, "errors": 0, "registry": 0, "config": 0,
+    "__init__": 0, "errors": 0, "registry": 0, "config": 0, "fields": 0,
     "data": 1, "models": 1, "scratch": 1,
     "inputs": 2, "runs": 2,
     "track": 3,
@@ -19,7 +19,7 @@ LEVELS = {
     "lessons": 5,
     "cli": 6, "__main__": 7,
 }
-BASE = {"__init__", "errors", "registry", "config"}  # one layer: they may import each other
+BASE = {"__init__", "errors", "registry", "config", "fields"}  # one layer: they may import each other
 # The one sideways edge: `runs.Predictor.predict` turns a user's inputs into a batch by the run's input kind.
 ALSO = {("runs", "inputs")}
 

@@ -5,7 +5,8 @@ import argparse
 import dataclasses
 from dataclasses import fields
 
-from ..config import _SECTION_TYPES, range_text
+from ..config import _SECTION_TYPES
+from ..fields import range_text
 
 
 class Help(argparse.ArgumentDefaultsHelpFormatter):

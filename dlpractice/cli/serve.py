@@ -35,7 +35,8 @@ def _limits(args):
     """The request limits from the `--max-...` flags, each checked against its range (config.ServeLimits)."""
     from dataclasses import fields
 
-    from ..config import ServeLimits, _bound_broken, range_text
+    from ..config import ServeLimits, _bound_broken
+    from ..fields import range_text
     from ..errors import UserError
     values = {}
     for f in fields(ServeLimits):
@@ -104,7 +105,8 @@ def add_commands(sub) -> None:
     p.add_argument("--checkpoint", default="best", choices=["best", "last"], help="which checkpoint")
     from dataclasses import fields
 
-    from ..config import ServeLimits, range_text
+    from ..config import ServeLimits
+    from ..fields import range_text
     for f in fields(ServeLimits):   # what one request may hold: 413 (503 for time) beyond
         p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default, metavar="N",
                        help=f"at most N {f.metadata['help']} (range {range_text(f.metadata)})")

@@ -14,18 +14,19 @@ def random_crop(x: torch.Tensor, gen: torch.Generator, pad: int = 2) -> torch.Te
     """Random crop with zero padding, one offset per example, done for the batch at once."""
     n, _, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
     # Gather rows then columns with per-example offsets: (N, 1, H, 1) and (N, 1, 1, W) index grids.
-    rows = (dy.view(n, 1, 1, 1) + torch.arange(h).view(1, 1, h, 1)).expand(n, x.shape[1], h, w + 2 * pad)
+    rows = (dy.view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1)).expand(n, x.shape[1], h,
+                                                                                             w + 2 * pad)
     out = padded.gather(2, rows)
-    cols = (dx.view(n, 1, 1, 1) + torch.arange(w).view(1, 1, 1, w)).expand(n, x.shape[1], h, w)
+    cols = (dx.view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w)).expand(n, x.shape[1], h, w)
     return out.gather(3, cols)
 
 
 def random_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Horizontal flip of a random half of the batch."""
-    mask = torch.rand(x.shape[0], generator=gen) < 0.5
+    mask = (torch.rand(x.shape[0], generator=gen) < 0.5).to(x.device)
     return torch.where(mask.view(-1, *([1] * (x.dim() - 1))), x.flip(-1), x)
 
 
@@ -46,11 +47,24 @@ def random_erase(x: torch.Tensor, gen: torch.Generator, p: float = 0.5, area: tu
     inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + eh).view(n, 1, 1))
               & (cols >= left.view(n, 1, 1)) & (cols < (left + ew).view(n, 1, 1)))     # (N, H, W)
     chosen = torch.rand(n, generator=gen) < p
-    noise = torch.randn(x.shape, generator=gen).to(x.dtype)
-    return torch.where((inside & chosen.view(n, 1, 1)).unsqueeze(1), noise, x)       # (N, C, H, W)
+    noise = torch.randn(x.shape, generator=gen).to(x.device, x.dtype)
+    return torch.where((inside & chosen.view(n, 1, 1)).unsqueeze(1).to(x.device), noise, x)   # (N, C, H, W)
 
 
 AUGMENTS: dict[str, Augment] = {"crop": random_crop, "flip": random_flip, "erase": random_erase}
+# Each draws its randomness on the CPU from the loader's generator, then works on the batch's own device: a run
+# whose split is held on a GPU (data.on_device) augments there, with the same draws as on the CPU.
+
+
+def on_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, setting: bool | str) -> tuple:
+    """(x, y) moved to `device` once, for `data.on_device`: True moves them, "auto" only to a CUDA device whose free
+    memory is at least four times their size; otherwise (and always on the CPU) they stay where they are."""
+    if device.type == "cpu" or setting is False:
+        return x, y
+    if setting == "auto":
+        if device.type != "cuda" or 4 * (x.nbytes + y.nbytes) > torch.cuda.mem_get_info(device)[0]:
+            return x, y
+    return x.to(device), y.to(device)
 
 
 class TensorLoader:
@@ -90,7 +104,7 @@ class TensorLoader:
 
     def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of `epoch`, skipping the first `start` (for a resume inside an epoch)."""
-        idx = self.order(epoch)
+        idx = self.order(epoch).to(self.x.device)   # a split held on a GPU (on_device) is gathered there
         for b in range(start, len(self)):
             sel = idx[b * self.batch_size:(b + 1) * self.batch_size]
             part = self.share(len(sel)) if self.share is not None else None

@@ -51,8 +51,10 @@ def to_device(xb, yb, device, cfg):
     return xb, yb.to(device, non_blocking=True)
 
 
+AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}   # train.precision → autocast's dtype (fp32: none)
+
+
 def autocast(cfg: RunConfig, device):
-    if cfg.train.precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
+    dtype = AUTOCAST.get(cfg.train.precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 

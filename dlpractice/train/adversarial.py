@@ -127,7 +127,7 @@ class GanTrainer(EpochLoop):
         self.latent = self.g.latent_dim
         self.meta = {**data.meta, "task": "generation", "input": "noise", "latent_dim": self.latent,
                      "pixel_range": [-1, 1]}
-        self.loader = training_loader(cfg, self.real["train"], data.splits["train"].y, self.ranks)
+        self.loader = training_loader(cfg, self.real["train"], data.splits["train"].y, self.ranks, self.device)
         self.g_opt = build_optimizer(cfg.optim, self.g.parameters())
         d_optim = dataclasses.replace(cfg.optim, lr=cfg.gan.d_lr or cfg.optim.lr)
         self.d_opt = build_optimizer(d_optim, self.d.parameters())

@@ -2,14 +2,16 @@
 largest step, added up from tensors the steps keep (reading a norm in each step costs more than computing it)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 
 def clip_grads(groups: list[list], max_norm: float) -> list[torch.Tensor]:
     """Norms whose 2-norm together is the total norm of the groups' gradients before clipping (`norm_of`): each
     gradient's own, or with `max_norm` > 0 (train.grad_clip) each group's, the group scaled down to at most
-    max_norm / groups (clip_grad_norm_). Called after backward, where DDP has averaged the ranks' gradients. No
-    GradScaler to unscale first: bf16 autocast keeps fp32's exponent range (no fp16 path)."""
+    max_norm / groups (clip_grad_norm_). Called after backward, where DDP has averaged the ranks' gradients, and
+    under fp16 after the gradient scaler has unscaled them (bf16 autocast keeps fp32's exponent range: no scaler)."""
     if max_norm:
         return [torch.nn.utils.clip_grad_norm_(ps, max_norm / len(groups)) for ps in groups]
     grads = [p.grad for ps in groups for p in ps if p.grad is not None]   # off: no multiply by 1
@@ -30,10 +32,14 @@ def note_grad_norm(t, key: str, parts: list[torch.Tensor]) -> None:
 
 
 def settle_grad_norms(t) -> None:
-    """The pending gradient norms, step by step, into the epoch's [sum, max, steps] of each network."""
+    """The pending gradient norms, step by step, into the epoch's [sum, max, steps] of each network. Under fp16 a
+    step whose gradients overflowed is left out: the gradient scaler skipped it, and its norm is inf or nan."""
+    skips = getattr(t, "scaler", None) is not None
     for key, steps in t.pending_norms.items():
         s = t.grad_norms.setdefault(key, [0.0, 0.0, 0])
         for v in torch.stack([norm_of(parts).float().cpu() for parts in steps]).tolist():
+            if skips and not math.isfinite(v):
+                continue
             s[0], s[1], s[2] = s[0] + v, max(s[1], v), s[2] + 1
     t.pending_norms = {}
 

@@ -136,3 +136,16 @@ def build_schedule(cfg: ScheduleConfig, opt: torch.optim.Optimizer, epochs: int,
     """A per-step LambdaLR: the multiplier is a pure function of the step, so resume is exact."""
     fn = SCHEDULES.get(cfg.name)(cfg, max(1, epochs * steps_per_epoch), max(1, steps_per_epoch))
     return torch.optim.lr_scheduler.LambdaLR(opt, fn)
+
+
+def fp16_scaler(cfg, device: torch.device) -> torch.amp.GradScaler | None:
+    """The gradient scaler an fp16 run steps through (None otherwise): fp16's smallest normal number is 6e-5, so
+    the loss is multiplied before backward, the gradients divided back before clipping and the update, and a step
+    whose scaled gradients overflowed is skipped while the scale halves (it doubles after 2,000 clean steps)."""
+    if cfg.train.precision != "fp16":
+        return None
+    if cfg.optim.name in RE_EVALUATES:
+        raise UserError(f"train.precision = fp16 cannot step optim.name = {cfg.optim.name}: its line search "
+                        "re-evaluates the loss, which the gradient scaler cannot follow; use train.precision = fp32 "
+                        "or bf16, or another optimizer")
+    return torch.amp.GradScaler(device.type)

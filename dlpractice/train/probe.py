@@ -1,18 +1,18 @@
 """`train.precision`, `train.channels_last` and `train.compile` left at "auto": a short timed probe decides.
 
-Before the first epoch, forward + backward of the run's own model (a copy: the run's weights, statistics and
-random streams are untouched) on its first training batch, in each candidate — fp32 or bf16 autocast (bf16
-only where the CPU or GPU computes it natively) × NCHW or NHWC (4-D inputs only) — interleaved over `ROUNDS`
+Before the first epoch, forward + backward of the run's own model (a copy: the run's weights, statistics and random
+streams are untouched) on its first training batch, in each candidate — fp32, bf16 autocast (only where the CPU or
+GPU computes it natively) or fp16 autocast (CUDA only) × NCHW or NHWC (4-D inputs only) — interleaved over `ROUNDS`
 rounds, the order reversed every other round; the median step time of each. A candidate is kept only if it is
-clearly faster than fp32 NCHW: round by round against fp32 NCHW's step in the same round, `MARGIN` faster in
-the median and slower in at most `SLOWER_ROUNDS` rounds (closer is timing noise: with three rounds and the
-median alone, a GRU whose bf16 and fp32 epochs take the same time had bf16 chosen in 5 probes of 6, now in 1 of
-6; `bench/probe_choice.py`). bf16 costs precision, so it must also be clearly faster than fp32 in its own
+clearly faster than fp32 NCHW: round by round against fp32 NCHW's step in the same round, `MARGIN` faster in the
+median and slower in at most `SLOWER_ROUNDS` rounds (closer is timing noise: with three rounds and the median
+alone, a GRU whose bf16 and fp32 epochs take the same time had bf16 chosen in 5 probes of 6, now in 1 of 6;
+`bench/probe_choice.py`). bf16 and fp16 cost precision, so each must also be clearly faster than fp32 in its own
 layout, its loss on the batch within `TOLERANCE` of fp32's, and it is only tried where fp32's step takes
 `BF16_MIN_MS` or more (a busy machine once timed a 2-parameter regression's bf16 step faster, and its fit ended
-0.03 off). Of the candidates kept, the fastest (median) is chosen; none kept: fp32 NCHW. The answer
-is cached per (model and args, batch shape, threads, device model, torch version) in the user cache, so the
-probe runs once per machine; the run's config then holds plain values, so a resumed run keeps them.
+0.03 off). Of the candidates kept, the fastest (median) is chosen; none kept: fp32 NCHW. The answer is cached per
+(model and args, batch shape, threads, device model, torch version) in the user cache, so the probe runs once per
+machine; the run's config then holds plain values, so a resumed run keeps them.
 
 `train.compile = auto` compiles only where the run is long enough to repay a compile: a run of fewer than
 `COMPILE_MIN_STEPS` steps, or whose probed training time is under `COMPILE_WORTH_S` seconds, is not compiled (the compile alone takes tens of
@@ -33,10 +33,12 @@ from pathlib import Path
 import torch
 
 from ..data.paths import cache_dir
+from ..errors import UserError
+from ..runs.evaluate import AUTOCAST
 
 TOLERANCE = 0.02      # relative difference of a candidate's loss from fp32's on the probe batch still "the same"
 MARGIN = 0.05         # a candidate must be this much faster than fp32 NCHW to be chosen
-BF16_MIN_MS = 2.0     # bf16 only where fp32's step takes this long: a shorter one is Python and kernel launches,
+BF16_MIN_MS = 2.0     # bf16 (or fp16) only where fp32's step takes this long: a shorter one is Python and kernel launches,
                       # which bf16 cannot speed up, and a timing disturbed by other jobs must not cost precision
 ROUNDS = 7            # interleaved timing rounds; each candidate's time is its median
 SLOWER_ROUNDS = 2     # a candidate "clearly faster" than another may still be slower in this many rounds
@@ -78,16 +80,23 @@ def device_model(device: torch.device) -> str:
     return f"{name} (bf16: {'yes' if bf16_native(device) else 'no'})"
 
 
+def precisions(device: torch.device) -> list[str]:
+    """The precisions "auto" tries on `device`: fp32 (the reference) first, bf16 where it is native, and fp16 on
+    CUDA (a CPU computes fp16 in software, except a few recent ones, and a forced fp16 still runs there)."""
+    return ["fp32"] + (["bf16"] if bf16_native(device) else []) + (["fp16"] if device.type == "cuda" else [])
+
+
 def candidates(cfg, xb: torch.Tensor, device: torch.device) -> list[tuple[str, bool]]:
     """(precision, channels_last) pairs the settings leave open; fp32 NCHW (the reference) first."""
     t = cfg.train
-    precisions = [t.precision] if t.precision != "auto" else (["fp32", "bf16"] if bf16_native(device) else ["fp32"])
+    chosen = [t.precision] if t.precision != "auto" else precisions(device)
     layouts = [t.channels_last] if t.channels_last != "auto" else ([False, True] if xb.dim() == 4 else [False])
-    return [(p, c) for p in precisions for c in layouts]
+    return [(p, c) for p in chosen for c in layouts]
 
 
 def _autocast(precision: str, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+    dtype = AUTOCAST.get(precision)
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
 def _sync(device: torch.device) -> None:
@@ -213,11 +222,11 @@ def clearly_faster(a: list[float], b: list[float]) -> bool:
 
 def _worth(runs: list, i: int, small: bool) -> bool:
     """Candidate i (not fp32 NCHW, `runs[0]`) is worth its change: clearly faster than fp32 NCHW and, for
-    bf16, allowed (`small`: not) and clearly faster than fp32 in the same layout where that was timed."""
+    bf16 or fp16, allowed (`small`: not) and clearly faster than fp32 in the same layout where that was timed."""
     r = runs[i]
     if not clearly_faster(r.times, runs[0].times):
         return False
-    if r.precision != "bf16":
+    if r.precision == "fp32":
         return True
     same = [o for o in runs if o.precision == "fp32" and o.nhwc == r.nhwc]
     return not small and all(clearly_faster(r.times, o.times) for o in same)
@@ -255,13 +264,19 @@ def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, de
     return {**found, **settings(t), "asked": asked}
 
 
+def compile_mode(device: torch.device) -> str:
+    """torch.compile's mode on `device`: on CUDA "reduce-overhead" (CUDA graphs: a small model's step is kernel
+    launches, which one graph replay replaces), elsewhere the default."""
+    return "reduce-overhead" if device.type == "cuda" else "default"
+
+
 def _time_compiled(model, precision, nhwc, xb, yb, task, device) -> dict:
     """A compiled step's ms against an eager one's, timed the same way in interleaved rounds, and the compile's
     seconds (the compiled copy's first step beyond an eager step)."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         eager = _Candidate(model, precision, nhwc, xb, yb, task, device)
         run = _Candidate(model, precision, nhwc, xb, yb, task, device)
-        run.fn = torch.compile(run.model)
+        run.fn = torch.compile(run.model, mode=compile_mode(device))
         t0 = time.perf_counter()
         run.step()
         first = time.perf_counter() - t0
@@ -304,9 +319,14 @@ def speed_line(speed: dict) -> str:
 
 
 def fixed_speed(cfg, why: str) -> dict:
-    """A loop that does not probe: "auto" settings become fp32, NCHW and no compile (in `cfg`)."""
+    """A loop that does not probe: "auto" settings become fp32, NCHW and no compile (in `cfg`); another value set
+    explicitly is refused, rather than recorded in summary.json as if it had run."""
     t = cfg.train
     asked = settings(t)
+    forced = {k: v for k, v in asked.items() if v not in ("auto", "fp32", False, "off")}
+    if forced:
+        raise UserError(f"{', '.join(f'train.{k} = {str(v).lower()}' for k, v in forced.items())}: "
+                        f"{why.removeprefix('not probed: ')}; leave {'it' if len(forced) == 1 else 'them'} at auto")
     t.precision = "fp32" if t.precision == "auto" else t.precision
     t.channels_last = False if t.channels_last == "auto" else t.channels_last
     t.compile = "off" if t.compile == "auto" else t.compile

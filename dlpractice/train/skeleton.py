@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig, from_dict
-from ..data.loader import AUGMENTS, TensorLoader
+from ..data.loader import AUGMENTS, TensorLoader, on_device
 from ..errors import UserError
 from ..runs.checkpoint import RESUME_KEYS, load_checkpoint, rng_state, set_rng_state
 from ..runs.checkpoint import save_checkpoint
@@ -75,9 +75,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor, ranks: Ranks) -> TensorLoader:
-    """The shuffled training loader with `data.augment`'s batched augmentations (names checked). Over
-    several ranks, each takes its share of every global batch of `data.batch_size`."""
+def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor, ranks: Ranks, device) -> TensorLoader:
+    """The shuffled training loader with `data.augment`'s batched augmentations (names checked), its split on `device`
+    as `data.on_device` says. Over several ranks, each takes its share of every global batch of `data.batch_size`."""
     unknown = [a for a in cfg.data.augment if a not in AUGMENTS]
     if unknown:
         raise UserError(f"unknown augmentation(s) {unknown} in data.augment; known: {sorted(AUGMENTS)}")
@@ -90,8 +90,8 @@ def training_loader(cfg: RunConfig, x: torch.Tensor, y: torch.Tensor, ranks: Ran
         raise UserError(f"the last batch of each epoch holds {n % b} of the {n} training examples (data.batch_size "
                         f"= {b}), fewer than the {w} ranks; change data.batch_size or data.limit_train so that "
                         f"it holds at least {w} (or none)")
-    return TensorLoader(x, y, b, shuffle=True, seed=cfg.train.seed, augments=[AUGMENTS[a] for a in cfg.data.augment],
-                        share=ranks.share if w > 1 else None)
+    return TensorLoader(*on_device(x, y, device, cfg.data.on_device), b, shuffle=True, seed=cfg.train.seed,
+                        augments=[AUGMENTS[a] for a in cfg.data.augment], share=ranks.share if w > 1 else None)
 
 
 def check_ranks(cfg: RunConfig, world: int) -> None:

@@ -20,9 +20,9 @@ from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS
 from .calibrate import calibrated_args, calibrated_loss, fit_on_validation
 from .ema import averaged_copy, update_average
-from .optim import RE_EVALUATES, build_optimizer, build_schedule
+from .optim import RE_EVALUATES, build_optimizer, build_schedule, fp16_scaler
 from ..track.notice import slow_step
-from .probe import choose_speed, settings, speed_line
+from .probe import choose_speed, compile_mode, settings, speed_line
 from .grad_norms import clip_grads, grad_norm_metrics, note_grad_norm
 from .skeleton import (EpochLoop, build_loggers, draw_figures, progress_state, rank_streams, restore_progress,
                        seed_everything, start_progress, training_loader)
@@ -63,12 +63,15 @@ class Trainer(EpochLoop):
         self.grad_groups = [list(m.parameters()) for m in ens.members] if ens else [list(self.model.parameters())]
         self.net = self.ranks.wrap(self.model)   # what steps call: DistributedDataParallel over several ranks
         if cfg.train.compile == "on":
-            self.net = torch.compile(self.net)
+            self.net = torch.compile(self.net, mode=compile_mode(self.device))
+        # CUDA graphs reuse their outputs' memory at the next replay: an output kept past its step is copied
+        self.keeps_copy = cfg.train.compile == "on" and compile_mode(self.device) == "reduce-overhead"
         # With train.ema > 0 a moving average of the weights is what is evaluated, chosen and saved.
         self.averaged = averaged_copy(self.model) if cfg.train.ema else None
-        self.loader = training_loader(cfg, tr.x, tr.y, self.ranks)
+        self.loader = training_loader(cfg, tr.x, tr.y, self.ranks, self.device)
         self.pending = []   # (output, target) of steps whose task sums are not yet added (deferred_sums)
         self.opt = build_optimizer(cfg.optim, self.model.parameters())
+        self.scaler = fp16_scaler(cfg, self.device)   # fp16: the loss scaled up so small gradients stay above zero
         self.weight = 1.0   # this rank's share of the global batch × ranks: its loss's weight in the step
         self.sched = build_schedule(cfg.schedule, self.opt, cfg.train.epochs, len(self.loader))
         rank_streams(self)
@@ -110,7 +113,7 @@ class Trainer(EpochLoop):
                 "model_args": self.model_args,
                 "config": self.cfg.to_dict(), "data_meta": self.data.meta, "optimizer": self.opt.state_dict(),
                 "scheduler": self.sched.state_dict(), **progress_state(self), "val_metric": val_metric,
-                "speed": self.speed}
+                "speed": self.speed, **({"scaler": self.scaler.state_dict()} if self.scaler else {})}
 
     def _restore(self, ck: dict) -> None:
         path = self.folder / "checkpoints" / "last.pt"
@@ -121,6 +124,8 @@ class Trainer(EpochLoop):
         try:
             self.opt.load_state_dict(ck["optimizer"])
             self.sched.load_state_dict(ck["scheduler"])
+            if self.scaler and "scaler" in ck:
+                self.scaler.load_state_dict(ck["scaler"])
             restore_progress(self, ck)
         except (ValueError, RuntimeError, KeyError, TypeError, IndexError) as e:
             raise UserError(f"checkpoint {path} cannot be resumed: its optimizer, schedule or progress does "
@@ -136,8 +141,13 @@ class Trainer(EpochLoop):
             out = self.net(xb)
         loss = self.task.loss(out, yb, self.cfg.train.label_smoothing)
         # DDP averages the ranks' gradients; weighting each by its share keeps that the global mean's
-        (loss * self.weight if self.weight != 1.0 else loss).backward()
-        # Clipped after backward (where DDP has averaged the ranks' gradients); bf16 needs no GradScaler.
+        weighted = loss * self.weight if self.weight != 1.0 else loss
+        if self.scaler:   # fp16: backward through the scaled loss, then the gradients back to their true size
+            self.scaler.scale(weighted).backward()
+            self.scaler.unscale_(self.opt)
+        else:   # fp32 and bf16 (whose exponent range is fp32's) need no scaling
+            weighted.backward()
+        # Clipped after backward (where DDP has averaged the ranks' gradients) and unscaling
         norm = clip_grads(self.grad_groups, self.cfg.train.grad_clip)
         if first:
             note_grad_norm(self, "", norm)
@@ -158,7 +168,11 @@ class Trainer(EpochLoop):
             out, loss = box["out"]
         else:   # no closure: nothing calls the loss again
             out, loss = self.forward_backward(xb, yb)
-            self.opt.step()
+            if self.scaler:   # fp16: a step whose gradients overflowed is skipped, and the scale lowered
+                self.scaler.step(self.opt)
+                self.scaler.update()
+            else:
+                self.opt.step()
         if self.averaged is not None:
             update_average(self.averaged, self.model, self.cfg.train.ema, self.step)
         self.sched.step()
@@ -193,7 +207,8 @@ class Trainer(EpochLoop):
                 why = f"optim.weight_decay = {o.weight_decay:g} is huge (typical: 1e-4 to 1e-2); lower it"
             raise UserError(f"loss became {value} at epoch {self.epoch} step {self.step + 1}: "
                             f"{why or f'the steps are too large: lower optim.lr (now {o.lr:g})'}")
-        self.pending.append((out.detach(), yb))   # the task's own sums later (deferred_sums)
+        out = out.detach().clone() if self.keeps_copy else out.detach()
+        self.pending.append((out, yb))   # the task's own sums later (deferred_sums)
         return {"n": float(len(yb)), "loss": value * len(yb)}
 
     def deferred_sums(self) -> list[dict]:

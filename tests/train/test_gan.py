@@ -213,7 +213,10 @@ def test_dlp_sample_errors(short_run, classifier_run, capsys):
     ("model.args={refine=32, deep=-1}", "model.args.deep of dcgan_g must be a whole number ≥ 0, got -1"),
     ("model.args={refine=-2}", "model.args.refine of dcgan_g must be a whole number ≥ 0, got -2"),
     ("gan.d_args={spectral_norm=2}", "gan.d_args.spectral_norm of dcgan_d must be true or false, got 2"),
-    ("gan.d_args={width=0}", "gan.d_args.width of dcgan_d must be a whole number ≥ 1, got 0")])
+    ("gan.d_args={width=0}", "gan.d_args.width of dcgan_d must be a whole number ≥ 1, got 0"),
+    # speed settings the GAN loop does not honour are refused, not recorded in summary.json as if they had run
+    ("train.precision=bf16", "train.precision = bf16: the GAN loop trains in fp32, NCHW, uncompiled; leave it at auto"),
+    ("train.compile=on", "train.compile = on: the GAN loop trains in fp32, NCHW, uncompiled; leave it at auto")])
 def test_bad_player_arguments_are_refused_before_anything_is_written(bad, message, tmp_path, capsys):
     from dlpractice.cli import main
     out = tmp_path / "run"

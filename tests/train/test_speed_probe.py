@@ -132,8 +132,8 @@ def test_auto_is_a_value_only_where_a_setting_takes_it():
     assert load_config(overrides=["train.channels_last=true"]).train.channels_last is True
     with pytest.raises(UserError, match=r"'train.channels_last' must be true or false or \"auto\", got 'fast'"):
         load_config(overrides=["train.channels_last=fast"])
-    with pytest.raises(UserError, match="'train.precision' must be one of fp32, bf16, auto; got 'fp16'"):
-        load_config(overrides=["train.precision=fp16"])
+    with pytest.raises(UserError, match="'train.precision' must be one of fp32, bf16, fp16, auto; got 'fp8'"):
+        load_config(overrides=["train.precision=fp8"])
     with pytest.raises(UserError, match="'train.epochs' must be an integer"):
         load_config(overrides=["train.epochs=auto"])
 
