@@ -29,7 +29,7 @@ def evaluate_outputs(model, task: Task, x: torch.Tensor, y: torch.Tensor, cfg: R
     mine = []   # (batch index, its sums, its outputs and targets for metrics that are not sums)
     for b in range(ranks.rank, len(loader), ranks.world):
         xb, yb = to_device(x[b * size:(b + 1) * size], y[b * size:(b + 1) * size], device, cfg)
-        with autocast(cfg, device):
+        with autocast(cfg, device, inference=True):
             out = model(xb)
         full = (out.float().cpu(), yb.cpu()) if keep or task.full_metrics is not None else None
         mine.append((b, batch_sums(task, out, yb, task.loss(out, yb, 0.0)), full))
@@ -54,7 +54,17 @@ def to_device(xb, yb, device, cfg):
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}   # train.precision → autocast's dtype (fp32: none)
 
 
-def autocast(cfg: RunConfig, device):
+def autocast(cfg: RunConfig, device, inference: bool = False):
+    """The run's precision (`train.precision`) on `device`. For `inference` (evaluation, prediction, serving) an
+    fp16 run on a CPU that computes fp16 only in software runs in fp32: a GPU's fp16 run predicted on a laptop
+    would take several times fp32's time there, and fp32 is at least as precise."""
     dtype = AUTOCAST.get(cfg.train.precision)
+    if inference and dtype is torch.float16 and device.type == "cpu" and not fp16_native_cpu():
+        dtype = None
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def fp16_native_cpu() -> bool:
+    """Whether this CPU computes fp16 in hardware (AVX512-FP16 or AMX-FP16)."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_fp16_supported())
 

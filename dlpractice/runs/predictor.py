@@ -75,7 +75,7 @@ class Predictor:
 def predict_split(pred: Predictor, split: str = "test", what: str = "this run", run_layout: bool = False):
     """(x, y, probabilities) of a classifier's predictor on one split of its run's data, batch by batch, in
     the run's precision (`train.precision`, as its evaluation and `dlp evaluate` ran: a report's accuracy is
-    the run's figure, not fp32's a few examples away).
+    the run's figure, not fp32's a few examples away; an fp16 run on a CPU without fp16 runs in fp32).
 
     `run_layout` puts model and images in the run's own memory layout (`train.channels_last`): faster on
     CPU, the same numbers within float rounding."""
@@ -91,5 +91,5 @@ def predict_split(pred: Predictor, split: str = "test", what: str = "this run", 
 
 def _run_outputs(pred: Predictor, xb: torch.Tensor) -> torch.Tensor:
     """The model's float outputs for a batch, computed in the run's precision."""
-    with autocast(pred.cfg, torch.device("cpu")):
+    with autocast(pred.cfg, torch.device("cpu"), inference=True):
         return pred.model(xb).float()

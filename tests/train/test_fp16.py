@@ -90,3 +90,20 @@ def test_augmentations_and_batches_work_on_the_split_s_device(aug):
     cpu = TensorLoader(x, y, 8, shuffle=True, augments=[AUGMENTS[aug]])
     list(cpu.batches(0))   # the same draws from the same generator: its state moved as the meta loader's did
     assert loader.augment_gen.get_state().equal(cpu.augment_gen.get_state())
+
+
+def test_an_fp16_run_predicts_in_fp32_on_a_cpu_without_fp16(monkeypatch):
+    """Training keeps fp16 wherever it was asked for; evaluation and prediction on a CPU that only emulates fp16
+    run in fp32 (as precise, and several times faster there); one that computes fp16 keeps it."""
+    from dlpractice.config import load_config
+    from dlpractice.runs import evaluate
+    cfg = load_config(overrides=["train.precision=fp16"])
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(evaluate, "fp16_native_cpu", lambda: False)
+    with evaluate.autocast(cfg, cpu):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.float16
+    with evaluate.autocast(cfg, cpu, inference=True):
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(evaluate, "fp16_native_cpu", lambda: True)
+    with evaluate.autocast(cfg, cpu, inference=True):
+        assert torch.get_autocast_dtype("cpu") == torch.float16
