@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ..models import MODELS, build_model, count_params
 from ..models.ensemble import Ensemble
 from ..runs.checkpoint import load_checkpoint, load_weights
 from ..runs.global_bn import global_batchnorm
-from ..runs.evaluate import autocast, evaluate, evaluate_outputs, to_device
+from ..runs.evaluate import autocast, evaluate, evaluate_outputs, fp16_native_cpu, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS
 from .calibrate import calibrated_args, calibrated_loss, fit_on_validation
@@ -99,6 +100,9 @@ class Trainer(EpochLoop):
                 print(speed_line(speed), flush=True)
         speed = self.ranks.from_main(speed)
         t.precision, t.channels_last, t.compile = speed["precision"], speed["channels_last"], speed["compile"]
+        if t.precision == "fp16" and self.device.type == "cpu" and not fp16_native_cpu() and self.ranks.main:
+            print("train.precision = fp16: this CPU computes fp16 in software, several times slower than fp32 "
+                  "(bf16 or fp32 train faster here); its evaluation runs in fp32", file=sys.stderr, flush=True)
         return speed
 
     @property

@@ -10,6 +10,7 @@ import torch
 from conftest import dlp
 from dlpractice.data.loader import AUGMENTS, TensorLoader, on_device
 from dlpractice.runs.checkpoint import load_checkpoint
+from dlpractice.runs.evaluate import fp16_native_cpu
 from dlpractice.train import probe
 from dlpractice.train.grad_norms import grad_norm_metrics
 
@@ -25,7 +26,9 @@ def _summary(folder) -> dict:
 def test_an_fp16_run_learns_checkpoints_its_scale_and_resumes_exactly(tmp_path):
     straight, killed, ref = tmp_path / "straight", tmp_path / "killed", tmp_path / "fp32"
     fp16 = [*RUN, "--set", "train.precision=fp16", "--set", "train.checkpoint_every=5"]
-    assert dlp("train", *fp16, "--out", straight).returncode == 0
+    p = dlp("train", *fp16, "--out", straight)
+    assert p.returncode == 0, p.stderr
+    assert ("this CPU computes fp16 in software" in p.stderr) is not fp16_native_cpu()
     p = dlp("train", *fp16, "--out", killed, env={"DLPRACTICE_CRASH_AT": "step:12"})
     assert p.returncode == -9, p.stderr
     p = dlp("train", "--resume", killed)
