@@ -80,9 +80,9 @@ class TrainConfig:
                         "whose loss agrees with fp32's (train/probe.py)", choices=("fp32", "bf16", "fp16"), or_auto=True)
     channels_last: bool = _f(False, "NHWC memory layout for CNNs; auto: whichever the timed probe found faster",
                              or_auto=True)
-    compile: str = _f("auto", "torch.compile the model: on, off, or auto (on only where the probe's compiled step "
-                      "is faster and the run is long enough to repay the compile time)",
-                      choices=("auto", "on", "off"))
+    compile: str = _f("auto", "torch.compile the model (on CUDA with CUDA graphs, mode reduce-overhead): on, off, or "
+                      "auto (on only where the probe's compiled step is faster and the run is long enough to repay "
+                      "the compile time)", choices=("auto", "on", "off"))
     checkpoint_every: int = _f(0, "also checkpoint every N steps in an epoch (0: at its end only)", min=0, max=MAX_STEPS)
     eval_test: bool = _f(True, "evaluate the test split each epoch for the curves (never used to choose)")
     threads: int = _f(0, "torch CPU threads per process (0: the cores free at the start, measured over 0.2 s, "
