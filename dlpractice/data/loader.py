@@ -17,10 +17,10 @@ def random_crop(x: torch.Tensor, gen: torch.Generator, pad: int = 2) -> torch.Te
     dy = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
     dx = torch.randint(0, 2 * pad + 1, (n,), generator=gen).to(x.device)
     # Gather rows then columns with per-example offsets: (N, 1, H, 1) and (N, 1, 1, W) index grids.
-    rows = (dy.view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1)).expand(n, x.shape[1], h,
-                                                                                             w + 2 * pad)
+    ys, xs = torch.arange(h, device=x.device).view(1, 1, h, 1), torch.arange(w, device=x.device).view(1, 1, 1, w)
+    rows = (dy.view(n, 1, 1, 1) + ys).expand(n, x.shape[1], h, w + 2 * pad)
     out = padded.gather(2, rows)
-    cols = (dx.view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w)).expand(n, x.shape[1], h, w)
+    cols = (dx.view(n, 1, 1, 1) + xs).expand(n, x.shape[1], h, w)
     return out.gather(3, cols)
 
 
