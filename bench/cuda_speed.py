@@ -47,8 +47,9 @@ def _run(lesson: str, sets: list[str], out: Path) -> dict:
         return {"error": (p.stderr.strip().splitlines() or ["?"])[-1][:300], "wall": wall}
     rows = list(csv.DictReader((out / "timing.csv").open()))
     summary = json.loads((out / "summary.json").read_text())
-    train_s = [float(r["seconds"]) for r in rows[1:]] or [float(rows[0]["seconds"])]
-    val_s = [float(r["val_seconds"]) for r in rows[1:] if r.get("val_seconds")]
+    later = rows[1:] or rows[:1]   # one epoch only: its own figures
+    train_s = [float(r["seconds"]) for r in later]
+    val_s = [float(r["val_seconds"]) for r in later if r.get("val_seconds")]
     sp = summary.get("speed", {})
     return {"epoch_s": statistics.median(train_s), "val_s": statistics.median(val_s) if val_s else None,
             "first_s": float(rows[0]["seconds"]), "wall": wall, "metric": summary.get("primary_metric", {}),

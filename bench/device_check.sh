@@ -1,12 +1,8 @@
 #!/bin/bash
 # The CUDA path on a lent GPU machine, in one call (docs/BENCHMARKS.md "CUDA"): the loop, checkpoint,
 # GAN, ensemble and RNN-resume tests with train.device=auto (so CUDA), beside a GAN recipe sweep
-# (bench/gan_sweep.py) trained on the same GPU. The machine has PyTorch but no network, so prepare here:
-#   mkdir -p .dev/data/fashion-mnist .dev/cache .whl
-#   cp -r ../shared/data/* .dev/data/; cp /usr/share/datasets/fashion-mnist/* .dev/data/fashion-mnist/
-#   cp -r ~/.cache/dlpractice/gan_scorer .dev/cache/          # the score's classifier, as trained here
-#   pip download --no-deps --only-binary=:all: -d .whl tomli_w==1.0.0
-#   printf '/.dev/\n/.whl/\n' >> .git/info/exclude
+# (bench/gan_sweep.py) trained on the same GPU. The machine has PyTorch but no network, so prepare here with
+# `bash bench/device_prep.sh` (data and the score's classifier in .dev/, the tomli_w wheel in .whl/),
 # and run `bash bench/device_check.sh [resume|speed]` there with .dev and .whl carried; results land in $OUT.
 #   resume (default)  the checks above. SWEEP (variant names), SWEEP_LIMIT and TEST_LIMIT (seconds) size it.
 #   speed             issue 20's CUDA path: the fp16, probe and loop tests on CUDA, then bench/cuda_speed.py
