@@ -1,4 +1,4 @@
-"""Where a small CNN's training step spends its time inside `dlp train` (issue 20), five measurements:
+"""Where a small CNN's training step spends its time inside `dlp train` (issue 20), six measurements:
 
   segments  one Trainer step cut into forward, backward, gradient norm, optimizer and the step's bookkeeping,
             each timed with perf_counter inside the loop, against the same calls timed alone in a tight loop;
@@ -10,9 +10,13 @@
   steps     for each model of bench/speed.py, `dlp train`'s step (`Trainer.step_sums`, in the layout and precision
             its probe chose) and a hand step in the same layout, each on its own copy of the model, alternating
             step by step over the epoch's batches (who goes first alternating too): the median of each step's
-            dlp ÷ hand time, and the ratio of their sums (which a rare slow step moves and the median hides). Drift of the host over seconds, which moves whole-epoch rounds by ±15%, cancels.
+            dlp ÷ hand time, and the ratio of their sums (which a rare slow step moves and the median hides). Drift
+            of the host over seconds, which moves whole-epoch rounds by ±15%, cancels;
+  precisions  VGG-13-BN w0.25's forward pass (eval, batch 256) under fp32, bf16 and fp16 autocast on this CPU, rounds
+            interleaved: why an fp16 run evaluates and predicts in fp32 on a CPU that only emulates fp16.
 
-    DLP_DATA_DIR=../shared/data python bench/step_costs.py [segments|gather|epoch|compile|steps ...] [--rounds 3]
+    DLP_DATA_DIR=../shared/data python bench/step_costs.py [segments|gather|epoch|compile|steps|precisions ...]
+        [--rounds 3]
 """
 from __future__ import annotations
 
@@ -175,8 +179,31 @@ def steps(rounds: int, models: list[str]) -> None:
               f"{sum(took['dlp']) / sum(took['hand']):.3f}", flush=True)
 
 
+@torch.no_grad()
+def precisions(rounds: int, models: list[str]) -> None:
+    from dlpractice.models import MODELS, build_model
+    from dlpractice.runs.evaluate import fp16_native_cpu
+    spec = MODELS.get("vgg13_bn")
+    m = build_model(spec.name, spec.resolve_args({"num_classes": 10, "in_channels": 1, "size": 28}, {"width": 0.25}))
+    m.eval()
+    x = torch.randn(256, 1, 28, 28)
+    ways = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    took: dict[str, list[float]] = {k: [] for k in ways}
+    for r in range(rounds + 1):   # the first round warms each up, untimed
+        for k, dtype in ways.items():
+            t0 = time.perf_counter()
+            with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+                m(x)
+            if r:
+                took[k].append(time.perf_counter() - t0)
+    ms = {k: statistics.median(v) * 1000 for k, v in took.items()}
+    print(f"  VGG-13-BN w0.25 forward, batch 256, {torch.get_num_threads()} threads, fp16 native: {fp16_native_cpu()}: "
+          + ", ".join(f"{k} {v:.1f} ms ({v / ms['fp32']:.2f}× fp32)" for k, v in ms.items()))
+
+
 def main() -> None:
-    runs = {"segments": segments, "gather": gather, "epoch": epoch, "compile": compiled, "steps": steps}
+    runs = {"segments": segments, "gather": gather, "epoch": epoch, "compile": compiled, "steps": steps,
+            "precisions": precisions}
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", nargs="*", default=list(runs), choices=list(runs))
     ap.add_argument("--rounds", type=int, default=3)
