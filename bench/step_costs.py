@@ -137,13 +137,18 @@ def epoch(rounds: int, models: list[str]) -> None:
                   f"outside them {seconds - sum(steps):.2f} s; hand loop ({layout}) {hand:,.0f} examples/s", flush=True)
 
 
-def compiled(rounds: int, models: list[str]) -> None:
+def _vgg13() -> torch.nn.Module:
+    """fashion_best's network: VGG-13-BN at width 0.25 on 28 × 28 grey images, 10 classes."""
     from dlpractice.models import MODELS, build_model
+    spec = MODELS.get("vgg13_bn")
+    return build_model(spec.name, spec.resolve_args({"num_classes": 10, "in_channels": 1, "size": 28}, {"width": 0.25}))
+
+
+def compiled(rounds: int, models: list[str]) -> None:
     from dlpractice.runs.tasks import TASKS
     from dlpractice.train.probe import _Candidate
-    spec = MODELS.get("vgg13_bn")
     torch.manual_seed(0)
-    m = build_model(spec.name, spec.resolve_args({"num_classes": 10, "in_channels": 1, "size": 28}, {"width": 0.25}))
+    m = _vgg13()
     xb, yb = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
     args = (xb, yb, TASKS.get("classification"), torch.device("cpu"))
     eager, comp = _Candidate(m, "bf16", True, *args), _Candidate(m, "bf16", True, *args)
@@ -181,18 +186,14 @@ def steps(rounds: int, models: list[str]) -> None:
 
 @torch.no_grad()
 def precisions(rounds: int, models: list[str]) -> None:
-    from dlpractice.models import MODELS, build_model
-    from dlpractice.runs.evaluate import fp16_native_cpu
-    spec = MODELS.get("vgg13_bn")
-    m = build_model(spec.name, spec.resolve_args({"num_classes": 10, "in_channels": 1, "size": 28}, {"width": 0.25}))
-    m.eval()
+    from dlpractice.runs.evaluate import autocast_as, fp16_native_cpu
+    m = _vgg13().eval()
     x = torch.randn(256, 1, 28, 28)
-    ways = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-    took: dict[str, list[float]] = {k: [] for k in ways}
+    took: dict[str, list[float]] = {k: [] for k in ("fp32", "bf16", "fp16")}
     for r in range(rounds + 1):   # the first round warms each up, untimed
-        for k, dtype in ways.items():
+        for k in took:
             t0 = time.perf_counter()
-            with torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+            with autocast_as(k, torch.device("cpu")):
                 m(x)
             if r:
                 took[k].append(time.perf_counter() - t0)

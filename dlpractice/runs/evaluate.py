@@ -1,6 +1,7 @@
 """Metrics of a model on one split (eval mode, batch by batch), shared by training, `dlp evaluate` and reports."""
 from __future__ import annotations
 
+import functools
 from contextlib import nullcontext
 
 import torch
@@ -58,12 +59,19 @@ def autocast(cfg: RunConfig, device, inference: bool = False):
     """The run's precision (`train.precision`) on `device`. For `inference` (evaluation, prediction, serving) an
     fp16 run on a CPU that computes fp16 only in software runs in fp32: a GPU's fp16 run predicted on a laptop
     would take several times fp32's time there, and fp32 is at least as precise."""
-    dtype = AUTOCAST.get(cfg.train.precision)
-    if inference and dtype is torch.float16 and device.type == "cpu" and not fp16_native_cpu():
-        dtype = None
+    precision = cfg.train.precision
+    if inference and precision == "fp16" and device.type == "cpu" and not fp16_native_cpu():
+        precision = "fp32"
+    return autocast_as(precision, device)
+
+
+def autocast_as(precision: str, device):
+    """Autocast to `precision` (fp32: none) on `device`."""
+    dtype = AUTOCAST.get(precision)
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
+@functools.lru_cache(maxsize=None)
 def fp16_native_cpu() -> bool:
     """Whether this CPU computes fp16 in hardware (AVX512-FP16 or AMX-FP16)."""
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_fp16_supported())

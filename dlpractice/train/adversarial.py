@@ -20,7 +20,7 @@ from ..track.gan_score import Reference, plot_class_shares, plot_gan_curves, sav
 from ..track.report import report_at_end
 from .ema import averaged_copy, update_average
 from .optim import build_optimizer, build_schedule
-from .probe import fixed_speed
+from .probe import fixed_speed, plain_only
 from ..track.notice import slow_step
 from .scorer import load_scorer
 from .grad_norms import clip_grads, grad_norm_metrics, note_grad_norm
@@ -87,6 +87,7 @@ class GanTrainer(EpochLoop):
     def __init__(self, cfg: RunConfig, folder: Path, resume: dict | None = None, loggers=None):
         self.cfg, self.folder = cfg, folder
         self.use_machine(cfg)
+        plain_only(cfg, "the GAN loop")
         self.speed = fixed_speed(cfg, "not probed: the GAN loop trains in fp32, NCHW, uncompiled")
         self.g_spec, self.d_spec = MODELS.get(cfg.model.name), MODELS.get(cfg.gan.discriminator)
         if self.d_spec.task != "generation" or self.d_spec.input != "image":

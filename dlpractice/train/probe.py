@@ -27,19 +27,18 @@ import json
 import os
 import statistics
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
 from ..data.paths import cache_dir
 from ..errors import UserError
-from ..runs.evaluate import AUTOCAST
+from ..runs.evaluate import autocast_as
 
 TOLERANCE = 0.02      # relative difference of a candidate's loss from fp32's on the probe batch still "the same"
 MARGIN = 0.05         # a candidate must be this much faster than fp32 NCHW to be chosen
-BF16_MIN_MS = 2.0     # bf16 (or fp16) only where fp32's step takes this long: a shorter one is Python and kernel launches,
-                      # which bf16 cannot speed up, and a timing disturbed by other jobs must not cost precision
+BF16_MIN_MS = 2.0     # bf16 (or fp16) only where fp32's step takes this long: a shorter one is Python and kernel
+                      # launches, which neither can speed up, and a timing disturbed by other jobs must not cost precision
 ROUNDS = 7            # interleaved timing rounds; each candidate's time is its median
 SLOWER_ROUNDS = 2     # a candidate "clearly faster" than another may still be slower in this many rounds
 MIN_TIMED_S = 0.1     # each round times enough steps to take at least this long (at most 20)
@@ -94,11 +93,6 @@ def candidates(cfg, xb: torch.Tensor, device: torch.device) -> list[tuple[str, b
     return [(p, c) for p in chosen for c in layouts]
 
 
-def _autocast(precision: str, device: torch.device):
-    dtype = AUTOCAST.get(precision)
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -121,7 +115,7 @@ class _Candidate:
     def loss(self) -> float:
         """The loss on the batch in eval mode (no dropout; the same figure in every candidate up to rounding)."""
         self.model.eval()
-        with _autocast(self.precision, self.device):
+        with autocast_as(self.precision, self.device):
             out = self.fn(self.xb)
         self.model.train()
         return float(self.task.loss(out.float(), self.yb, 0.0))
@@ -129,7 +123,7 @@ class _Candidate:
     def step(self) -> None:
         for p in self.model.parameters():
             p.grad = None
-        with _autocast(self.precision, self.device):
+        with autocast_as(self.precision, self.device):
             out = self.fn(self.xb)
         self.task.loss(out.float(), self.yb, 0.0).backward()
 
@@ -319,15 +313,20 @@ def speed_line(speed: dict) -> str:
 
 
 def fixed_speed(cfg, why: str) -> dict:
-    """A loop that does not probe: "auto" settings become fp32, NCHW and no compile (in `cfg`); another value set
-    explicitly is refused, rather than recorded in summary.json as if it had run."""
+    """A loop that does not probe (or a probe that could not run): "auto" settings become fp32, NCHW and no
+    compile (in `cfg`); explicit values stay."""
     t = cfg.train
     asked = settings(t)
-    forced = {k: v for k, v in asked.items() if v not in ("auto", "fp32", False, "off")}
-    if forced:
-        raise UserError(f"{', '.join(f'train.{k} = {str(v).lower()}' for k, v in forced.items())}: "
-                        f"{why.removeprefix('not probed: ')}; leave {'it' if len(forced) == 1 else 'them'} at auto")
     t.precision = "fp32" if t.precision == "auto" else t.precision
     t.channels_last = False if t.channels_last == "auto" else t.channels_last
     t.compile = "off" if t.compile == "auto" else t.compile
     return {**settings(t), "asked": asked, "how": why}
+
+
+def plain_only(cfg, loop: str) -> None:
+    """For a loop that trains only in fp32, NCHW, uncompiled (`loop` says which): any other value set explicitly
+    is refused, rather than recorded in summary.json as if it had run."""
+    forced = {k: v for k, v in settings(cfg.train).items() if v not in ("auto", "fp32", False, "off")}
+    if forced:
+        raise UserError(f"{', '.join(f'train.{k} = {str(v).lower()}' for k, v in forced.items())}: {loop} trains "
+                        f"in fp32, NCHW, uncompiled; leave {'it' if len(forced) == 1 else 'them'} at auto")
