@@ -225,3 +225,15 @@ def test_bf16_must_beat_fp32_in_its_own_layout(monkeypatch, tmp_path):
     assert (found["precision"], found["channels_last"]) == ("fp32", True), found
     found = _probe_timed_as(monkeypatch, tmp_path / "again", {**times, "bf16 NHWC": [6.0] * n})
     assert (found["precision"], found["channels_last"]) == ("bf16", True), found
+
+
+def test_a_probe_that_cannot_run_keeps_an_explicit_precision_and_the_first_step_says_why(tmp_path):
+    """A batch of one under BatchNorm fails the probe too: the explicit bf16 stands (it is no GAN's refusal), and
+    the loop's own line says what is wrong and how to fix it."""
+    out = tmp_path / "r"
+    p = dlp("train", "--set", "model.name=lenet_bn", "--set", "data.dataset=digits", "--set", "data.batch_size=1",
+            "--set", "data.limit_train=3", "--set", "train.epochs=1", "--set", "train.precision=bf16", "--out", out)
+    assert p.returncode == 2
+    assert "BatchNorm cannot train on a batch of one example" in p.stderr and "Traceback" not in p.stderr
+    assert "leave it at auto" not in p.stderr
+    assert not (out / "checkpoints").exists()
