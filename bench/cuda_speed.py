@@ -3,8 +3,8 @@
 Each case trains a lesson for a few epochs through `dlp lesson`, in turn:
   before    fp32, NCHW, uncompiled, the training split copied to the GPU batch by batch (data.on_device = false):
             the loop as it ran on CUDA before the probe;
-  auto      every speed setting left at its default: the probe's precision (fp32 / bf16 / fp16) and layout, the
-            split held on the GPU (data.on_device = auto);
+  auto      every speed setting left at its default: the probe's precision (fp32 / bf16 / fp16; the GAN: fp32 /
+            bf16) and layout, the split held on the GPU (data.on_device = auto);
   graphs    auto plus train.compile = on, which on CUDA compiles with mode "reduce-overhead" (CUDA graphs); not
             for the GAN, whose loop is not compiled.
 and reports the median seconds of an epoch's training (timing.csv, the first epoch left out: it holds the probe,

@@ -5,7 +5,7 @@
 # `bash bench/device_prep.sh` (data and the score's classifier in .dev/, the tomli_w wheel in .whl/),
 # and run `bash bench/device_check.sh [resume|speed]` there with .dev and .whl carried; results land in $OUT.
 #   resume (default)  the checks above. SWEEP (variant names), SWEEP_LIMIT and TEST_LIMIT (seconds) size it.
-#   speed             issue 20's CUDA path: the fp16, probe and loop tests on CUDA, then bench/cuda_speed.py
+#   speed             issue 20's CUDA path: the fp16, probe, loop and GAN-resume tests on CUDA, then bench/cuda_speed.py
 #                     (fashion_best's and the GAN's epoch times before and after the auto settings; EPOCHS, CASES).
 cd "$(dirname "$0")/.."
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
@@ -14,7 +14,7 @@ export PYTHONPATH=/tmp/site:$PWD DLP_DATA_DIR=$PWD/.dev/data DLP_CACHE_DIR=$PWD/
 python3 -c "import torch, dlpractice; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0))"
 if [ "${1:-resume}" = speed ]; then
   timeout "${TEST_LIMIT:-200}" python3 -m pytest -q -p no:cacheprovider tests/train/test_fp16.py tests/train/test_speed_probe.py \
-    tests/train/test_loop.py > "$OUT/pytest_speed.txt" 2>&1
+    tests/train/test_loop.py "tests/train/test_gan.py::test_ctrl_c_then_resume_is_exact" > "$OUT/pytest_speed.txt" 2>&1
   echo "pytest on cuda: exit $?"; tail -15 "$OUT/pytest_speed.txt"
   python3 bench/cuda_speed.py --epochs "${EPOCHS:-3}" --cases ${CASES:-fashion_best gan} 2>&1 | tee "$OUT/cuda_speed.txt"
   exit 0

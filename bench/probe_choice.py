@@ -51,10 +51,11 @@ def main() -> None:
         x, y = data.splits["train"].x[:128], data.splits["train"].y[:128]   # what `dlp train` probes
         torch.manual_seed(0)
         model = build_model(name, args)
-        cand = probe.candidates(cfg, x, cpu)
+        work = probe.supervised_work(model, name, args, x, y, TASKS.get(spec.task))
+        cand = probe.candidates(cfg, work, cpu)
         chosen = collections.Counter()
         for _ in range(a.repeat):
-            f = probe.probe(model, name, args, x, y, TASKS.get(spec.task), cpu, cand)
+            f = probe.probe(work, cpu, cand)
             choice = probe._name((f["precision"], f["channels_last"]))
             chosen[choice] += 1
             steps = ", ".join(f"{k} {v:.1f}" for k, v in f["step_ms"].items())

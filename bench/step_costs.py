@@ -146,13 +146,14 @@ def _vgg13() -> torch.nn.Module:
 
 def compiled(rounds: int, models: list[str]) -> None:
     from dlpractice.runs.tasks import TASKS
-    from dlpractice.train.probe import _Candidate
+    from dlpractice.train.probe import _Candidate, supervised_work
     torch.manual_seed(0)
     m = _vgg13()
     xb, yb = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
-    args = (xb, yb, TASKS.get("classification"), torch.device("cpu"))
-    eager, comp = _Candidate(m, "bf16", True, *args), _Candidate(m, "bf16", True, *args)
-    comp.fn = torch.compile(comp.model)
+    work = supervised_work(m, "vgg13_bn", {}, xb, yb, TASKS.get("classification"))
+    cpu = torch.device("cpu")
+    eager, comp = _Candidate(work, "bf16", True, cpu), _Candidate(work, "bf16", True, cpu)
+    comp.fns = [torch.compile(comp.models[0])]
     comp.step()
     for _ in range(rounds):
         print(f"  ms a step: eager {eager.timed(5) * 1000:.1f}, compiled {comp.timed(5) * 1000:.1f}")

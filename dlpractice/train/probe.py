@@ -1,8 +1,9 @@
 """`train.precision`, `train.channels_last` and `train.compile` left at "auto": a short timed probe decides.
 
-Before the first epoch, forward + backward of the run's own model (a copy: the run's weights, statistics and random
-streams are untouched) on its first training batch, in each candidate — fp32, bf16 autocast (only where the CPU or
-GPU computes it natively) or fp16 autocast (CUDA only) × NCHW or NHWC (4-D inputs only) — interleaved over `ROUNDS`
+Before the first epoch, forward + backward of the run's own model (the GAN's: both players; copies, so the run's
+weights, statistics and random streams are untouched) on its first training batch (a `Workload`), in each candidate
+— fp32, bf16 autocast (only where the CPU or GPU computes it natively) or fp16 autocast (CUDA only), each only in
+a loop that allows it (the GAN's: fp32 alone), × NCHW or NHWC (4-D inputs only) — interleaved over `ROUNDS`
 rounds, the order reversed every other round; the median step time of each. A candidate is kept only if it is
 clearly faster than fp32 NCHW: round by round against fp32 NCHW's step in the same round, `MARGIN` faster in the
 median and slower in at most `SLOWER_ROUNDS` rounds (closer is timing noise: with three rounds and the median
@@ -22,12 +23,14 @@ compiles only if its step is at least `MARGIN` faster and the time its steps sav
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import os
 import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -85,10 +88,32 @@ def precisions(device: torch.device) -> list[str]:
     return ["fp32"] + (["bf16"] if bf16_native(device) else []) + (["fp16"] if device.type == "cuda" else [])
 
 
-def candidates(cfg, xb: torch.Tensor, device: torch.device) -> list[tuple[str, bool]]:
+@dataclasses.dataclass
+class Workload:
+    """What the probe times: one training step of `models` on the batch `xb` — `forward(models, xb)` under the
+    candidate's autocast, then `loss(outputs)` outside it and backward (no update). `name` and `args` key the
+    cache; `reduced`: the precisions below fp32 that "auto" may choose for this loop (fp16 needs a gradient
+    scaler; the GAN's: none, see adversarial.py)."""
+    name: str
+    args: dict
+    models: list
+    xb: torch.Tensor
+    forward: Callable
+    loss: Callable
+    reduced: tuple = ("bf16", "fp16")
+
+
+def supervised_work(model, model_name: str, model_args: dict, xb, yb, task) -> Workload:
+    """The supervised loop's step: the model on the batch, the task's loss (no label smoothing)."""
+    return Workload(model_name, model_args, [model], xb, lambda ms, x: ms[0](x),
+                    lambda out: task.loss(out.float(), yb, 0.0))
+
+
+def candidates(cfg, work: Workload, device: torch.device) -> list[tuple[str, bool]]:
     """(precision, channels_last) pairs the settings leave open; fp32 NCHW (the reference) first."""
-    t = cfg.train
-    chosen = [t.precision] if t.precision != "auto" else precisions(device)
+    t, xb = cfg.train, work.xb
+    chosen = [t.precision] if t.precision != "auto" else [p for p in precisions(device)
+                                                          if p == "fp32" or p in work.reduced]
     layouts = [t.channels_last] if t.channels_last != "auto" else ([False, True] if xb.dim() == 4 else [False])
     return [(p, c) for p in chosen for c in layouts]
 
@@ -99,33 +124,36 @@ def _sync(device: torch.device) -> None:
 
 
 class _Candidate:
-    """A copy of the model in one precision and layout, timed step by step on the probe batch."""
+    """A copy of the workload's models in one precision and layout, timed step by step on the probe batch."""
 
-    def __init__(self, model, precision: str, nhwc: bool, xb, yb, task, device):
-        self.precision, self.nhwc, self.yb, self.task, self.device = precision, nhwc, yb, task, device
-        self.model = copy.deepcopy(model)
-        self.xb = xb
+    def __init__(self, work: Workload, precision: str, nhwc: bool, device):
+        self.work, self.precision, self.nhwc, self.device = work, precision, nhwc, device
+        self.models = [copy.deepcopy(m) for m in work.models]
+        self.xb = work.xb
         if nhwc:
-            self.model = self.model.to(memory_format=torch.channels_last)
-            self.xb = xb.contiguous(memory_format=torch.channels_last)
-        self.fn = self.model
+            self.models = [m.to(memory_format=torch.channels_last) for m in self.models]
+            self.xb = self.xb.contiguous(memory_format=torch.channels_last)
+        self.fns = list(self.models)   # what is called: the models, or their compiled copies
         self.times: list[float] = []
 
     @torch.no_grad()
     def loss(self) -> float:
         """The loss on the batch in eval mode (no dropout; the same figure in every candidate up to rounding)."""
-        self.model.eval()
+        for m in self.models:
+            m.eval()
         with autocast_as(self.precision, self.device):
-            out = self.fn(self.xb)
-        self.model.train()
-        return float(self.task.loss(out.float(), self.yb, 0.0))
+            out = self.work.forward(self.fns, self.xb)
+        for m in self.models:
+            m.train()
+        return float(self.work.loss(out))
 
     def step(self) -> None:
-        for p in self.model.parameters():
-            p.grad = None
+        for m in self.models:
+            for p in m.parameters():
+                p.grad = None
         with autocast_as(self.precision, self.device):
-            out = self.fn(self.xb)
-        self.task.loss(out.float(), self.yb, 0.0).backward()
+            out = self.work.forward(self.fns, self.xb)
+        self.work.loss(out).backward()
 
     def timed(self, steps: int) -> float:
         """Seconds per step over `steps` steps, after one untimed step: the candidate timed before this one
@@ -140,8 +168,9 @@ class _Candidate:
         return (time.perf_counter() - t0) / steps
 
 
-def _cache_key(model_name: str, model_args: dict, xb, device, cand) -> str:
-    return json.dumps([PROBE_VERSION, model_name, model_args, list(xb.shape), str(xb.dtype), torch.get_num_threads(),
+def _cache_key(work: Workload, device, cand) -> str:
+    xb = work.xb
+    return json.dumps([PROBE_VERSION, work.name, work.args, list(xb.shape), str(xb.dtype), torch.get_num_threads(),
                        BF16_MIN_MS, device_model(device), str(torch.__version__), [list(c) for c in cand]],
                       sort_keys=True, default=str)
 
@@ -171,16 +200,16 @@ def _name(c: tuple[str, bool]) -> str:
     return f"{c[0]} {'NHWC' if c[1] else 'NCHW'}"
 
 
-def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: list) -> dict:
-    """Time each candidate on (xb, yb) and choose (or read the choice from the cache); the random streams
+def probe(work: Workload, device, cand: list) -> dict:
+    """Time each candidate's step of `work` and choose (or read the choice from the cache); the random streams
     are as they were afterwards."""
-    key = _cache_key(model_name, model_args, xb, device, cand)
+    key = _cache_key(work, device, cand)
     cached = _read_cache().get(key)
     if isinstance(cached, dict) and {"precision", "channels_last", "step_ms"} <= cached.keys():
         return {**cached, "how": "cached"}
     t0 = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        runs = [_Candidate(model, p, c, xb, yb, task, device) for p, c in cand]
+        runs = [_Candidate(work, p, c, device) for p, c in cand]
         ref = runs[0].loss()
         losses = [r.loss() for r in runs]
         for r in runs:   # warm-up: first calls allocate and pick kernels
@@ -199,7 +228,7 @@ def probe(model, model_name: str, model_args: dict, xb, yb, task, device, cand: 
              "step_ms": {_name(c): round(t * 1000, 3) for c, t in zip(cand, times)},
              "loss": {_name(c): round(l, 5) for c, l in zip(cand, losses)},
              "refused": [_name(c) for c, ok in zip(cand, agree) if not ok],
-             "batch": list(xb.shape), "device": device_model(device), "torch": str(torch.__version__),
+             "batch": list(work.xb.shape), "device": device_model(device), "torch": str(torch.__version__),
              "threads": torch.get_num_threads(), "tolerance": TOLERANCE, "margin": MARGIN,
              **({"bf16_skipped": f"fp32's step is under {BF16_MIN_MS:g} ms"} if small else {}),
              "probe_seconds": round(time.perf_counter() - t0, 2)}
@@ -226,13 +255,13 @@ def _worth(runs: list, i: int, small: bool) -> bool:
     return not small and all(clearly_faster(r.times, o.times) for o in same)
 
 
-def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, device, steps: int) -> dict:
+def choose_speed(cfg, work: Workload, device, steps: int) -> dict:
     """Resolve `train.precision`, `train.channels_last` and `train.compile` in `cfg` (in place) for a run
     of `steps` more training steps, and say how: set by the config, probed now, or read from the cache.
     Returns what summary.json records under "speed"."""
     t = cfg.train
     asked = settings(t)
-    cand = candidates(cfg, xb, device)
+    cand = candidates(cfg, work, device)
     few = t.compile == "auto" and steps < COMPILE_MIN_STEPS
     if few:
         t.compile = "off"
@@ -242,7 +271,7 @@ def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, de
                 "how": "set" if "auto" not in (asked["precision"], asked["channels_last"]) else "only candidate",
                 **({"compile_why": f"{steps} steps, too few to repay a compile"} if few else {})}
     try:
-        found = probe(model, model_name, model_args, xb, yb, task, device, cand)
+        found = probe(work, device, cand)
     except (ValueError, RuntimeError) as e:   # the batch cannot train (one example under BatchNorm, ...):
         return fixed_speed(cfg, f"not probed ({type(e).__name__}); the first step says why")  # the loop says it
     t.precision, t.channels_last = found["precision"], found["channels_last"]
@@ -251,8 +280,8 @@ def choose_speed(cfg, model, model_name: str, model_args: dict, xb, yb, task, de
     elif t.compile == "auto":
         eager = found["step_ms"][_name((t.precision, t.channels_last))] / 1000
         if eager * steps >= COMPILE_WORTH_S and "compiled_ms" not in found:
-            found.update(_time_compiled(model, t.precision, t.channels_last, xb, yb, task, device))
-            _write_cache(_cache_key(model_name, model_args, xb, device, cand),
+            found.update(_time_compiled(work, t.precision, t.channels_last, device))
+            _write_cache(_cache_key(work, device, cand),
                          {k: v for k, v in found.items() if k != "how"})
         t.compile, found["compile_why"] = _compile_worth(found, eager, steps)
     return {**found, **settings(t), "asked": asked}
@@ -264,13 +293,13 @@ def compile_mode(device: torch.device) -> str:
     return "reduce-overhead" if device.type == "cuda" else "default"
 
 
-def _time_compiled(model, precision, nhwc, xb, yb, task, device) -> dict:
+def _time_compiled(work: Workload, precision, nhwc, device) -> dict:
     """A compiled step's ms against an eager one's, timed the same way in interleaved rounds, and the compile's
     seconds (the compiled copy's first step beyond an eager step)."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        eager = _Candidate(model, precision, nhwc, xb, yb, task, device)
-        run = _Candidate(model, precision, nhwc, xb, yb, task, device)
-        run.fn = torch.compile(run.model, mode=compile_mode(device))
+        eager = _Candidate(work, precision, nhwc, device)
+        run = _Candidate(work, precision, nhwc, device)
+        run.fns = [torch.compile(m, mode=compile_mode(device)) for m in run.models]
         t0 = time.perf_counter()
         run.step()
         first = time.perf_counter() - t0
@@ -321,12 +350,3 @@ def fixed_speed(cfg, why: str) -> dict:
     t.channels_last = False if t.channels_last == "auto" else t.channels_last
     t.compile = "off" if t.compile == "auto" else t.compile
     return {**settings(t), "asked": asked, "how": why}
-
-
-def plain_only(cfg, loop: str) -> None:
-    """For a loop that trains only in fp32, NCHW, uncompiled (`loop` says which): any other value set explicitly
-    is refused, rather than recorded in summary.json as if it had run."""
-    forced = {k: v for k, v in settings(cfg.train).items() if v not in ("auto", "fp32", False, "off")}
-    if forced:
-        raise UserError(f"{', '.join(f'train.{k} = {str(v).lower()}' for k, v in forced.items())}: {loop} trains "
-                        f"in fp32, NCHW, uncompiled; leave {'it' if len(forced) == 1 else 'them'} at auto")

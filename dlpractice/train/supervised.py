@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -16,14 +15,15 @@ from ..models import MODELS, build_model, count_params
 from ..models.ensemble import Ensemble
 from ..runs.checkpoint import load_checkpoint, load_weights
 from ..runs.global_bn import global_batchnorm
-from ..runs.evaluate import autocast, evaluate, evaluate_outputs, fp16_native_cpu, to_device
+from ..runs.evaluate import autocast, evaluate, evaluate_outputs, to_device
 from ..runs.folder import Run, versions, write_json
 from ..runs.tasks import TASKS
 from .calibrate import calibrated_args, calibrated_loss, fit_on_validation
 from .ema import averaged_copy, update_average
 from .optim import RE_EVALUATES, build_optimizer, build_schedule, fp16_scaler
 from ..track.notice import slow_step
-from .probe import choose_speed, compile_mode, settings, speed_line
+from .probe import compile_mode, supervised_work
+from .speed import resolve_speed
 from .grad_norms import clip_grads, grad_norm_metrics, note_grad_norm
 from .skeleton import (EpochLoop, build_loggers, draw_figures, progress_state, rank_streams, restore_progress,
                        seed_everything, start_progress, training_loader)
@@ -53,7 +53,10 @@ class Trainer(EpochLoop):
                                           self.spec.resolve_args(self.data.meta, cfg.model.args))
         self.model = build_model(self.spec.name, self.model_args).to(self.device)
         tr = self.data.splits["train"]
-        self.speed = self._speed(tr, resume)   # resolves train.precision, channels_last and compile
+        # train.precision, channels_last and compile: as set, as a resumed run had them, or probed on b examples
+        self.speed = resolve_speed(self, resume, lambda b: supervised_work(
+            self.model, self.spec.name, self.model_args, tr.x[:b].to(self.device), tr.y[:b].to(self.device),
+            self.task), len(tr))
         if cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         if self.ranks.world > 1 and cfg.train.sync_bn:   # the global batch's statistics, on any backend
@@ -80,30 +83,6 @@ class Trainer(EpochLoop):
         if resume:
             self._restore(resume)
         self.loggers = build_loggers(cfg, loggers, self.ranks)
-
-    def _speed(self, tr, resume: dict | None) -> dict:
-        """train.precision / channels_last / compile: a resumed run keeps what its config holds; "auto" is
-        decided by rank 0's probe (train/probe.py) on the first training batch, and every rank follows it."""
-        t = self.cfg.train
-        if resume and "auto" not in (t.precision, t.channels_last, t.compile):
-            return resume.get("speed") or {**settings(t), "how": "set"}
-        speed = None
-        if self.ranks.main:
-            b = max(1, self.cfg.data.batch_size // self.ranks.world)
-            xb, yb = tr.x[:b].to(self.device), tr.y[:b].to(self.device)
-            steps = -(-len(tr) // self.cfg.data.batch_size) * t.epochs
-            with slow_step("timing the model's training step in each layout and precision (train.precision, "
-                           "channels_last = auto)"):
-                speed = choose_speed(self.cfg, self.model, self.spec.name, self.model_args, xb, yb, self.task,
-                                     self.device, steps)
-            if speed["how"] in ("probed", "cached"):
-                print(speed_line(speed), flush=True)
-        speed = self.ranks.from_main(speed)
-        t.precision, t.channels_last, t.compile = speed["precision"], speed["channels_last"], speed["compile"]
-        if t.precision == "fp16" and self.device.type == "cpu" and not fp16_native_cpu() and self.ranks.main:
-            print("train.precision = fp16: this CPU computes fp16 in software, several times slower than fp32 "
-                  "(bf16 or fp32 train faster here); its evaluation runs in fp32", file=sys.stderr, flush=True)
-        return speed
 
     @property
     def eval_model(self) -> torch.nn.Module:

@@ -163,21 +163,34 @@ def test_scorer_is_trained_once_into_the_cache(short_run, cache, capsys):
 
 
 # -- exact resume ----------------------------------------------------------------------------------
-def test_ctrl_c_then_resume_is_exact(cache, tmp_path):
+@pytest.mark.parametrize("speed", [[], ["train.precision=bf16", "train.channels_last=true"]], ids=["auto", "bf16-nhwc"])
+def test_ctrl_c_then_resume_is_exact(speed, cache, tmp_path):
+    """Exact resume with the probe's choice (auto) and with bf16 and NHWC forced: both players train so, and the
+    resumed run keeps the choice."""
     from dlpractice.config import load_config
     from dlpractice.track.loggers import CsvLogger
     from dlpractice.runs.checkpoint import load_checkpoint
     from dlpractice.train.loop import TrainingInterrupted, resume, train
-    ref = _train(TINY, tmp_path / "ref")
+    ref = _train(TINY + speed, tmp_path / "ref")
     out = tmp_path / "stopped"
     with pytest.raises(TrainingInterrupted, match=f"dlp train --resume {out}"):
-        train(load_config(overrides=TINY), out=out, loggers=[CsvLogger(), CtrlCAfterEpoch1()])
+        train(load_config(overrides=TINY + speed), out=out, loggers=[CsvLogger(), CtrlCAfterEpoch1()])
     ck = load_checkpoint(out / "checkpoints" / "last.pt")
     assert ck["epoch"] == 2 and ck["batch"] == 1 and "discriminator" in ck and "d_optimizer" in ck
     run = resume(out)
     assert run.summary["steps_this_process"] == 8 - 1            # 512 images / 64: the rest of epoch 2 only
     assert (out / "metrics.csv").read_text() == (ref.folder / "metrics.csv").read_text()
     assert run.summary["metrics"] == ref.summary["metrics"]
+    chose = [(r.summary["speed"]["precision"], r.summary["speed"]["channels_last"]) for r in (ref, run)]
+    assert chose[0] == chose[1] and (not speed or chose[0] == ("bf16", True))
+    assert ref.summary["speed"]["how"] in (("set",) if speed else ("probed", "cached"))   # auto: the players probed
+    assert ref.summary["speed"]["compile"] == "off"
+    if not speed:   # the probe drew no random numbers and touched no weight: the choice forced trains the same
+        p, nhwc = chose[0]
+        forced = _train(TINY + [f"train.precision={p}", f"train.channels_last={str(nhwc).lower()}"], tmp_path / "set")
+        assert forced.summary["speed"]["how"] == "set"
+        for k, v in ref.summary["metrics"].items():
+            assert forced.summary["metrics"][k] == pytest.approx(v, rel=1e-5, abs=1e-6), k
 
 
 # -- dlp sample ------------------------------------------------------------------------------------
@@ -215,8 +228,10 @@ def test_dlp_sample_errors(short_run, classifier_run, capsys):
     ("gan.d_args={spectral_norm=2}", "gan.d_args.spectral_norm of dcgan_d must be true or false, got 2"),
     ("gan.d_args={width=0}", "gan.d_args.width of dcgan_d must be a whole number ≥ 1, got 0"),
     # speed settings the GAN loop does not honour are refused, not recorded in summary.json as if they had run
-    ("train.precision=bf16", "train.precision = bf16: the GAN loop trains in fp32, NCHW, uncompiled; leave it at auto"),
-    ("train.compile=on", "train.compile = on: the GAN loop trains in fp32, NCHW, uncompiled; leave it at auto")])
+    ("train.precision=fp16", "train.precision = fp16: the GAN loop trains in fp32 or bf16 (NCHW or NHWC), "
+                             "uncompiled; leave it at auto"),
+    ("train.compile=on", "train.compile = on: the GAN loop trains in fp32 or bf16 (NCHW or NHWC), uncompiled; "
+                         "leave it at auto")])
 def test_bad_player_arguments_are_refused_before_anything_is_written(bad, message, tmp_path, capsys):
     from dlpractice.cli import main
     out = tmp_path / "run"

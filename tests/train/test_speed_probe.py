@@ -103,7 +103,8 @@ def test_a_candidate_whose_loss_disagrees_with_fp32_is_refused(monkeypatch, tmp_
     monkeypatch.setattr(probe, "TOLERANCE", 0.0)
     monkeypatch.setattr(probe, "MARGIN", -10.0)   # bf16 would be chosen however slow, were its loss the same
     monkeypatch.setattr(probe, "SLOWER_ROUNDS", probe.ROUNDS)
-    found = probe.probe(model, "lenet_bn", {}, x, y, TASKS.get("classification"), torch.device("cpu"), cand)
+    found = probe.probe(probe.supervised_work(model, "lenet_bn", {}, x, y, TASKS.get("classification")),
+                       torch.device("cpu"), cand)
     assert found["refused"] == ["bf16 NCHW"] and found["precision"] == "fp32"
     assert torch.equal(torch.get_rng_state(), state)
     assert found["loss"]["bf16 NCHW"] != found["loss"]["fp32 NCHW"]
@@ -118,12 +119,11 @@ def test_bf16_is_never_chosen_for_a_step_too_small_to_gain(monkeypatch, tmp_path
     x, y = torch.tensor([[1.0], [2.0], [3.0]]), torch.tensor([[2.0], [4.0], [6.0]])
     monkeypatch.setattr(probe, "TOLERANCE", 10.0)  # whatever its loss, and timed as a busy machine may time it:
     monkeypatch.setattr(probe._Candidate, "timed", lambda self, steps: 1e-4 if self.precision == "bf16" else 2e-4)
-    found = probe.probe(model, "linear", {}, x, y, TASKS.get("regression"), torch.device("cpu"),
-                        [("fp32", False), ("bf16", False)])
+    work = probe.supervised_work(model, "linear", {}, x, y, TASKS.get("regression"))
+    found = probe.probe(work, torch.device("cpu"), [("fp32", False), ("bf16", False)])
     assert found["precision"] == "fp32" and "bf16_skipped" in found, found
     monkeypatch.setattr(probe, "BF16_MIN_MS", 0.0)  # the same probe without the rule takes the "faster" bf16
-    assert probe.probe(model, "linear", {}, x, y, TASKS.get("regression"), torch.device("cpu"),
-                       [("fp32", False), ("bf16", False)])["precision"] == "bf16"
+    assert probe.probe(work, torch.device("cpu"), [("fp32", False), ("bf16", False)])["precision"] == "bf16"
 
 
 def test_auto_is_a_value_only_where_a_setting_takes_it():
@@ -202,7 +202,8 @@ def _probe_timed_as(monkeypatch, tmp_path, ms: dict) -> dict:
         return ms[name][calls[name] % len(ms[name])] / 1000
     monkeypatch.setattr(probe._Candidate, "timed", timed)
     cand = [(p, c) for p in ("fp32", "bf16") for c in (False, True)]
-    return probe.probe(model, "lenet_bn", {}, x, y, TASKS.get("classification"), torch.device("cpu"), cand)
+    return probe.probe(probe.supervised_work(model, "lenet_bn", {}, x, y, TASKS.get("classification")),
+                       torch.device("cpu"), cand)
 
 
 def test_a_candidate_must_be_clearly_faster_round_by_round(monkeypatch, tmp_path):
@@ -237,3 +238,18 @@ def test_a_probe_that_cannot_run_keeps_an_explicit_precision_and_the_first_step_
     assert "BatchNorm cannot train on a batch of one example" in p.stderr and "Traceback" not in p.stderr
     assert "leave it at auto" not in p.stderr
     assert not (out / "checkpoints").exists()
+
+
+def test_auto_tries_only_the_precisions_a_loop_allows(monkeypatch):
+    """The GAN loop allows none below fp32 (bf16 changed its samples' FID, and fp16 needs a gradient scaler for
+    two players): where the device offers bf16 and fp16 (CUDA), "auto" times only its layouts; the supervised loop
+    tries all three."""
+    monkeypatch.setattr(probe, "precisions", lambda device: ["fp32", "bf16", "fp16"])
+    cfg, x = load_config(), torch.zeros(4, 1, 28, 28)
+    work = probe.Workload("g + d", {}, [], x, None, None, reduced=())
+    assert probe.candidates(cfg, work, torch.device("cpu")) == [("fp32", False), ("fp32", True)]
+    supervised = probe.supervised_work(None, "m", {}, x, None, None)
+    chosen = [p for p, _ in probe.candidates(cfg, supervised, torch.device("cpu"))]
+    assert chosen == ["fp32"] * 2 + ["bf16"] * 2 + ["fp16"] * 2
+    cfg.train.precision = "bf16"   # a precision set explicitly is the only one, whatever the loop allows
+    assert probe.candidates(cfg, work, torch.device("cpu")) == [("bf16", False), ("bf16", True)]
