@@ -241,7 +241,7 @@ def test_a_probe_that_cannot_run_keeps_an_explicit_precision_and_the_first_step_
 
 
 def test_auto_tries_only_the_precisions_a_loop_allows(monkeypatch):
-    """The GAN loop allows none below fp32 (bf16 changed its samples' FID, and fp16 needs a gradient scaler for
+    """The GAN loop allows none below fp32 (bf16 worsened its samples' FID, and fp16 needs a gradient scaler for
     two players): where the device offers bf16 and fp16 (CUDA), "auto" times only its layouts; the supervised loop
     tries all three."""
     monkeypatch.setattr(probe, "precisions", lambda device: ["fp32", "bf16", "fp16"])
