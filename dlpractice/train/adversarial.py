@@ -131,8 +131,6 @@ class GanTrainer(EpochLoop):
         seed_everything(cfg.train.seed)
         self.g = build_model(self.g_spec.name, self.g_args).to(self.device)
         self.d = build_model(self.d_spec.name, self.d_args).to(self.device)
-        if cfg.train.compile == "auto":   # not compiled (nor probed for it)
-            cfg.train.compile = "off"
         self.speed = resolve_speed(self, resume, self._work, len(self.real["train"]))   # precision and layout
         if cfg.train.channels_last:
             self.g = self.g.to(memory_format=torch.channels_last)
@@ -182,7 +180,7 @@ class GanTrainer(EpochLoop):
 
         return Workload(f"{self.g_spec.name} + {self.d_spec.name}", {"g": self.g_args, "d": self.d_args,
                         "loss": self.cfg.gan.loss}, [self.g, self.d], self.real["train"][:b].to(self.device),
-                        forward, loss, reduced=())
+                        forward, loss, reduced=(), compiles=False)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _payload(self, fid: float | None) -> dict:

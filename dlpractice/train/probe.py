@@ -93,7 +93,7 @@ class Workload:
     """What the probe times: one training step of `models` on the batch `xb` — `forward(models, xb)` under the
     candidate's autocast, then `loss(outputs)` outside it and backward (no update). `name` and `args` key the
     cache; `reduced`: the precisions below fp32 that "auto" may choose for this loop (fp16 needs a gradient
-    scaler; the GAN's: none, see adversarial.py)."""
+    scaler; the GAN's: none, see adversarial.py); `compiles`: whether the loop can compile (the GAN's cannot)."""
     name: str
     args: dict
     models: list
@@ -101,6 +101,7 @@ class Workload:
     forward: Callable
     loss: Callable
     reduced: tuple = ("bf16", "fp16")
+    compiles: bool = True
 
 
 def supervised_work(model, model_name: str, model_args: dict, xb, yb, task) -> Workload:
@@ -262,6 +263,8 @@ def choose_speed(cfg, work: Workload, device, steps: int) -> dict:
     t = cfg.train
     asked = settings(t)
     cand = candidates(cfg, work, device)
+    if t.compile == "auto" and not work.compiles:
+        t.compile = "off"
     few = t.compile == "auto" and steps < COMPILE_MIN_STEPS
     if few:
         t.compile = "off"
